@@ -1,0 +1,149 @@
+"""The `evalkit` command line. Errors the user can fix print one line and exit non-zero."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from evalkit.errors import EvalkitError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="evalkit: evaluate language models on benchmarks, store every sample, compare runs.")
+
+DEFAULT_STORE = "evalkit.db"
+
+
+def _store_default() -> str:
+    return os.environ.get("EVALKIT_STORE", DEFAULT_STORE)
+
+
+def _split(values: list[str]) -> list[str]:
+    return [t.strip() for v in values for t in v.split(",") if t.strip()]
+
+
+@app.command()
+def run(
+    model: str = typer.Option(..., "--model", "-m", help="BACKEND:TARGET (hf:PATH, replay:FILE, vllm:PATH, dummy) or an alias (smollm2-135m)."),
+    tasks: list[str] = typer.Option(..., "--tasks", "-t", help="Task or group names, comma-separated (see `evalkit tasks`)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate only the first N docs of each task."),
+    batch_size: int = typer.Option(8, "--batch-size", help="Prompts per forward pass (hf backend)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results.json and samples/<task>.jsonl here."),
+    store: str = typer.Option(_store_default(), "--store", help="SQLite store for runs, samples and the generation cache (env EVALKIT_STORE)."),
+    seed: int = typer.Option(1234, "--seed", help="Seed for sampled generations (each sample is seeded on its own)."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Local data mirror root (env EVALKIT_DATA_DIR); default: the HuggingFace hub."),
+    samples: Optional[int] = typer.Option(None, "--samples", help="Samples per prompt (overrides the task's n)."),
+    model_args: Optional[str] = typer.Option(None, "--model-args", help="Backend options as k=v,k2=v2 (e.g. dtype=bfloat16)."),
+    apply_chat_template: bool = typer.Option(False, "--apply-chat-template", help="Wrap prompts in the model's chat template."),
+    system_prompt: Optional[str] = typer.Option(None, "--system-prompt", help="System message (with --apply-chat-template)."),
+    aggregate: str = typer.Option("first", "--aggregate", help="How n samples become one answer: first, majority, mpsc."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing results.json in --output."),
+) -> None:
+    """Evaluate MODEL on TASKS; print a results table and store the run."""
+    from evalkit.backends import parse_model_args
+    from evalkit.report import print_results
+    from evalkit.runner import RunConfig, run as do_run
+
+    cfg = RunConfig(model=model, tasks=_split(tasks), limit=limit, batch_size=batch_size, output=output,
+                    store=Path(store), seed=seed, data_dir=data_dir, samples=samples,
+                    model_args=parse_model_args(model_args), apply_chat_template=apply_chat_template,
+                    system_prompt=system_prompt, aggregator=aggregate, overwrite=overwrite)
+    res = do_run(cfg)
+    print_results(res.results, res.payload["groups"], title=f"{model} · run {res.run_id}")
+    if output:
+        typer.echo(f"results: {output / 'results.json'}")
+    typer.echo(f"stored as run {res.run_id} in {store}")
+
+
+@app.command("tasks")
+def list_tasks(
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Count docs from this local mirror (env EVALKIT_DATA_DIR)."),
+) -> None:
+    """List tasks and groups, with doc counts when a local mirror is given."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from evalkit.data import data_dir as resolve_root, load_records
+    from evalkit.taskspec import load_catalog
+
+    cat = load_catalog()
+    root = resolve_root(data_dir)
+    table = Table("name", "kind", "docs", "description")
+    sizes: dict[str, int | None] = {}
+    for name, spec in sorted(cat.tasks.items()):
+        size = None
+        if root is not None and spec.dataset.path and (root / spec.dataset.path).exists():
+            size = len(load_records(spec.dataset, root))
+        sizes[name] = size
+    for g in sorted(cat.groups):
+        members = cat.expand(g)
+        known = [sizes[m] for m in members]
+        total = sum(k for k in known if k is not None) if any(k is not None for k in known) else None
+        table.add_row(g, f"group ({len(members)})", "" if total is None else str(total), cat.groups[g].description)
+    for name, spec in sorted(cat.tasks.items()):
+        table.add_row(name, "task", "" if sizes[name] is None else str(sizes[name]), spec.description[:60])
+    Console().print(table)
+
+
+@app.command()
+def runs(store: str = typer.Option(_store_default(), "--store", help="SQLite store (env EVALKIT_STORE)."),
+         show: Optional[str] = typer.Option(None, "--show", help="Print the results table of this run id.")) -> None:
+    """List stored runs (or show one)."""
+    import time as _time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from evalkit.report import print_results
+    from evalkit.store import Store
+
+    st = Store(store)
+    if show:
+        r = st.run(show)
+        print_results(r["results"] or {}, {}, title=f"{r['model']} · run {r['run_id']} ({r['status']})")
+        return
+    table = Table("run_id", "model", "tasks", "status", "started", "seconds")
+    for r in st.runs():
+        dur = f"{r['finished'] - r['started']:.1f}" if r["finished"] else ""
+        table.add_row(r["run_id"], r["model"], ",".join(r["tasks"]), r["status"],
+                      _time.strftime("%Y-%m-%d %H:%M", _time.localtime(r["started"])), dur)
+    Console().print(table)
+
+
+@app.command("prepare-model")
+def prepare_model(name: str = typer.Argument("smollm2-135m", help="Packaged model alias.")) -> None:
+    """Convert a packaged GGUF model once into a cached safetensors folder (hf and vLLM load it); print its path."""
+    from evalkit.models import prepared_model_dir
+
+    typer.echo(str(prepared_model_dir(name)))
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("EVALKIT_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        app(standalone_mode=False)
+    except EvalkitError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished generations are cached; re-run the same command to resume", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort,):
+        sys.exit(1)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

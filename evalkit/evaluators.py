@@ -1,0 +1,117 @@
+"""Evaluators: how a task of one ``output_type`` turns docs into scored samples.
+
+Each evaluator takes every task of its type at once, so requests from all of
+them reach the backend together (one batch for a whole group such as BBH's 27
+subtasks), and returns the SampleRecords of each task.
+
+task spec -> requests -> backend -> responses -> aggregator -> scorer -> records
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from evalkit import progress
+from evalkit.aggregators import Aggregate
+from evalkit.cache import CachedGenerator
+from evalkit.prompts import PromptBuilder
+from evalkit.registry import aggregators, evaluators, extractors, scorers
+from evalkit.taskspec import TaskSpec
+from evalkit.types import Doc, Generation, Request, SampleRecord, Score
+
+log = logging.getLogger("evalkit")
+
+
+@dataclass
+class TaskRun:
+    """One task as it is being evaluated: its spec, its docs and its prompt builder."""
+
+    spec: TaskSpec
+    docs: list[Doc]
+    prompts: PromptBuilder | None = None
+
+
+@dataclass
+class EvalContext:
+    """What evaluators share for one run."""
+
+    backend: Any
+    generator: CachedGenerator | None
+    seed: int = 1234
+    samples: int | None = None  # --samples: overrides the spec's n
+    aggregator: str = "first"
+    data_root: Path | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def generate(self, requests: list[Request], label: str = "generating") -> list[Generation]:
+        assert self.generator is not None
+        with progress.bar(label, total=None) as (advance, set_total):
+            return self.generator.generate(requests, progress=advance, on_total=set_total)
+
+
+def build_requests(task: TaskRun, ctx: EvalContext) -> list[Request]:
+    assert task.prompts is not None
+    params = task.spec.gen_params(ctx.seed, ctx.samples)
+    return [Request(task.spec.name, d.id, task.prompts.render(d), params) for d in task.docs]
+
+
+class DocScorer:
+    """Extract -> score -> aggregate for one task, with the registry lookups done once."""
+
+    def __init__(self, spec: TaskSpec, aggregator: str):
+        self.spec = spec
+        self.extract = extractors.get(spec.extractor)
+        self.score_fn = scorers.get(spec.scorer)
+        self.aggregate = aggregators.get(aggregator)
+        self.norm_target = getattr(self.extract, "normalize_target", None)
+
+    def target(self, doc: Doc) -> Any:
+        raw = doc.fields.get(self.spec.target)
+        return self.norm_target(raw, doc, **self.spec.extractor_args) if self.norm_target else raw
+
+    def score_one(self, text: str, target: Any, doc: Doc) -> Score:
+        extracted = self.extract(text, doc, **self.spec.extractor_args)
+        return self.score_fn(extracted, target, doc, **self.spec.scorer_args)
+
+    def equiv(self, doc: Doc) -> Callable[[Any, Any], bool]:
+        """Two extracted answers vote together when the task's scorer would
+        accept one as the reference for the other."""
+        return lambda a, b: a == b or self.score_fn(a, b, doc, **self.spec.scorer_args).value >= 1.0
+
+    def record(self, doc: Doc, prompt: str, outputs: list[str]) -> SampleRecord:
+        target = None
+        try:
+            target = self.target(doc)
+            scored = [self.score_one(t, target, doc) for t in outputs]
+            agg: Aggregate = self.aggregate([s.extracted for s in scored], [s.value for s in scored],
+                                            self.equiv(doc), self.spec.metric)
+            metrics = {self.spec.metric: agg.score, **agg.metrics}
+            return SampleRecord(self.spec.name, doc.id, prompt, outputs, target, agg.extracted, agg.score, metrics,
+                                [s.extracted for s in scored], [s.value for s in scored],
+                                extra=self.breakdown(doc))
+        except Exception as exc:  # one bad sample must not sink the run; it is recorded and counted
+            log.warning("scoring %s doc %s failed: %r", self.spec.name, doc.id, exc)
+            return SampleRecord(self.spec.name, doc.id, prompt, outputs, _jsonable(target), None, 0.0,
+                                {self.spec.metric: 0.0}, error=f"{type(exc).__name__}: {exc}",
+                                extra=self.breakdown(doc))
+
+    def breakdown(self, doc: Doc) -> dict[str, Any]:
+        return {k: doc.fields.get(k) for k in self.spec.breakdown}
+
+
+def _jsonable(x: Any) -> Any:
+    return x if isinstance(x, (str, int, float, bool, type(None), list, dict)) else str(x)
+
+
+@evaluators.register("generate")
+def evaluate_generate(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleRecord]]:
+    per_task = [(t, build_requests(t, ctx)) for t in tasks]
+    flat = [r for _, reqs in per_task for r in reqs]
+    gens = iter(ctx.generate(flat))
+    out: dict[str, list[SampleRecord]] = {}
+    for task, reqs in per_task:
+        scorer = DocScorer(task.spec, ctx.aggregator)
+        out[task.spec.name] = [scorer.record(d, r.prompt, next(gens).texts) for d, r in zip(task.docs, reqs)]
+    return out

@@ -1,0 +1,37 @@
+"""The results table printed at the end of a run (and by `evalkit runs --show`)."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _fmt(v: Any, scale: float = 100.0) -> str:
+    if not isinstance(v, (int, float)) or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{v * scale:.2f}"
+
+
+def results_table(results: dict[str, dict[str, Any]], groups: dict[str, list[str]], title: str = "") -> Table:
+    """Tasks, then each group's macro and micro averages; values on a 0-100 scale."""
+    table = Table(title=title or None, show_lines=False)
+    for col, just in (("task", "left"), ("metric", "left"), ("value", "right"), ("± stderr", "right"), ("n", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    grouped = {t for members in groups.values() for t in members}
+    for name in [t for t in results if t not in groups]:
+        res = results[name]
+        for k, v in res.items():
+            if isinstance(v, float) and not k.endswith("_stderr"):
+                table.add_row(("  " if name in grouped else "") + name, k, _fmt(v), _fmt(res.get(f"{k}_stderr")),
+                              str(res.get("n", "")))
+    for g in groups:
+        res = results.get(g, {})
+        for k in [k for k in res if k.endswith(("_macro", "_micro"))]:
+            table.add_row(f"[bold]{g}[/bold]", k, _fmt(res[k]), _fmt(res.get(f"{k}_stderr")), str(res.get("n", "")))
+    return table
+
+
+def print_results(results: dict[str, Any], groups: dict[str, list[str]], title: str = "") -> None:
+    Console().print(results_table(results, groups, title))
