@@ -7,6 +7,7 @@ prompts shared its batch, and a resumed run reproduces it exactly.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from pathlib import Path
@@ -63,6 +64,7 @@ class HFBackend(BaseBackend):
             self.tok.pad_token = self.tok.eos_token
         self.max_length = int(max_length or getattr(self.model.config, "max_position_embeddings", 4096))
         self.chat_template = getattr(self.tok, "chat_template", None) or ""
+        self._prefix: tuple[tuple[int, ...], Any] | None = None
         if self.apply_chat_template and not self.chat_template:
             raise ConfigError(f"--apply-chat-template: model '{target}' has no chat template")
 
@@ -85,39 +87,46 @@ class HFBackend(BaseBackend):
     # -- generation --------------------------------------------------------
     def generate(self, requests: list[Request], progress: Progress | None = None,
                  on_result: Callable[[int, Generation], None] | None = None) -> list[Generation]:
-        rows = [(i, k) for i, r in enumerate(requests) for k in range(_rows_needed(r))]
         encoded = {i: self.tok(self.format_prompt(r.prompt), add_special_tokens=False)["input_ids"]
                    for i, r in enumerate(requests)}
-        # Longest first: similar lengths share a batch (less padding) and an
-        # out-of-memory shows up in the first batch, not after an hour.
-        rows.sort(key=lambda ik: (-len(encoded[ik[0]]), ik))
         texts: dict[int, list[str | None]] = {i: [None] * r.params.n for i, r in enumerate(requests)}
         reasons: dict[int, list[str]] = {i: [""] * r.params.n for i, r in enumerate(requests)}
         usage = {i: {"prompt_tokens": len(encoded[i]), "completion_tokens": 0} for i in range(len(requests))}
-        done = [False] * len(requests)
         results: list[Generation | None] = [None] * len(requests)
-        for b in range(0, len(rows), self.batch_size):
-            batch = rows[b:b + self.batch_size]
-            outs = self._generate_rows([(requests[i], k, encoded[i]) for i, k in batch])
-            for (i, k), (text, reason, n_new) in zip(batch, outs):
-                req = requests[i]
-                if req.params.temperature == 0 and req.params.n > 1:  # greedy: every sample is the same
-                    texts[i] = [text] * req.params.n
-                    reasons[i] = [reason] * req.params.n
-                else:
-                    texts[i][k], reasons[i][k] = text, reason
-                usage[i]["completion_tokens"] += n_new
-            for i in sorted({i for i, _ in batch}):
-                if not done[i] and all(t is not None for t in texts[i]):
-                    done[i] = True
-                    results[i] = Generation([t or "" for t in texts[i]], reasons[i], usage[i])
-                    if on_result:
-                        on_result(i, results[i])
-                    if progress:
-                        progress(1)
+        for rows in _groups(requests, encoded):
+            prefix = _shared_prefix([encoded[i] for i, _ in rows])
+            for b in range(0, len(rows), self.batch_size):
+                batch = rows[b:b + self.batch_size]
+                outs = self._generate_rows([(requests[i], k, encoded[i]) for i, k in batch], prefix)
+                for (i, k), (text, reason, n_new) in zip(batch, outs):
+                    n = requests[i].params.n
+                    if _rows_needed(requests[i]) == 1 and n > 1:  # greedy: every sample is the same
+                        texts[i], reasons[i] = [text] * n, [reason] * n
+                    else:
+                        texts[i][k], reasons[i][k] = text, reason
+                    usage[i]["completion_tokens"] += n_new
+                for i in sorted({i for i, _ in batch}):
+                    if results[i] is None and all(t is not None for t in texts[i]):
+                        results[i] = Generation([t or "" for t in texts[i]], reasons[i], usage[i])
+                        if on_result:
+                            on_result(i, results[i])
+                        if progress:
+                            progress(1)
         return [g for g in results if g is not None]
 
-    def _generate_rows(self, rows: list[tuple[Request, int, list[int]]]) -> list[tuple[str, str, int]]:
+    def _prefix_cache(self, prefix: tuple[int, ...]):
+        """KV cache of a prompt prefix shared by a group of rows (the few-shot
+        exemplars), computed once per group instead of once per row."""
+        if self._prefix is not None and self._prefix[0] == prefix:
+            return self._prefix[1]
+        with self.torch.inference_mode():
+            ids = self.torch.tensor([list(prefix)], device=self.device)
+            cache = self.model(input_ids=ids, use_cache=True).past_key_values
+        self._prefix = (prefix, cache)
+        return cache
+
+    def _generate_rows(self, rows: list[tuple[Request, int, list[int]]], prefix: tuple[int, ...] = ()
+                       ) -> list[tuple[str, str, int]]:
         torch = self.torch
         from transformers import LogitsProcessorList, StoppingCriteriaList
 
@@ -125,22 +134,34 @@ class HFBackend(BaseBackend):
         budget = self.max_length - max_new
         if budget <= 0:
             raise ConfigError(f"max_tokens {max_new} does not fit the model's context of {self.max_length}")
-        ids = [e[-budget:] for _, _, e in rows]  # keep the end of over-long prompts
-        width = max(len(x) for x in ids)
+        if len(prefix) + max(len(e) - len(prefix) for _, _, e in rows) > budget:
+            prefix = ()  # over-long prompts are cut from the left, which breaks the shared prefix
+        suffixes = [e[len(prefix):][-budget:] for _, _, e in rows]
+        width = max(len(x) for x in suffixes)
         pad = self.tok.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=self.device)
-        attn = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=self.device)
+        # Padding sits between the shared prefix and each suffix; the attention
+        # mask hides it and position ids follow the mask, so every row sees
+        # exactly its own prompt.
+        input_ids = torch.tensor([list(prefix) + [pad] * (width - len(x)) + x for x in suffixes], device=self.device)
+        attn = torch.tensor([[1] * len(prefix) + [0] * (width - len(x)) + [1] * len(x) for x in suffixes],
+                            device=self.device)
+        kwargs = {}
+        if prefix:
+            cache = copy.deepcopy(self._prefix_cache(prefix))
+            cache.batch_repeat_interleave(len(rows))
+            kwargs["past_key_values"] = cache
+        total = len(prefix) + width
         sampler = _RowSampler([r for r, _, _ in rows], [k for _, k, _ in rows], self.device)
-        stopper = _StopOnStrings(self.tok, [r.params for r, _, _ in rows], width)
+        stopper = _StopOnStrings(self.tok, [r.params for r, _, _ in rows], total)
         with torch.inference_mode():
             out = self.model.generate(
                 input_ids=input_ids, attention_mask=attn, max_new_tokens=max_new, do_sample=False,
                 logits_processor=LogitsProcessorList([sampler]), stopping_criteria=StoppingCriteriaList([stopper]),
-                pad_token_id=pad, num_beams=1, temperature=None, top_p=None, top_k=None)
+                pad_token_id=pad, num_beams=1, temperature=None, top_p=None, top_k=None, **kwargs)
         results = []
         eos = set(_as_list(self.tok.eos_token_id)) | set(_as_list(getattr(self.model.generation_config, "eos_token_id", None)))
         for row, (req, _, _) in enumerate(rows):
-            new = out[row, width:].tolist()
+            new = out[row, total:].tolist()
             limit = req.params.max_tokens  # rows share max_new; each honours its own
             cut = next((j for j, t in enumerate(new[:limit]) if t in eos), None)
             toks = new[:cut] if cut is not None else new[:limit]
@@ -178,6 +199,29 @@ class HFBackend(BaseBackend):
                 greedy = bool((lp.argmax(-1) == target).all().item())
                 out.append(Loglikelihood(total, greedy, n_cont, len(r.continuation)))
         return out
+
+
+def _groups(requests: list[Request], encoded: dict[int, list[int]]) -> list[list[tuple[int, int]]]:
+    """(request, sample) rows grouped by task, longest prompts first within a
+    task: a task's prompts share their few-shot prefix, and long-first puts an
+    out-of-memory in the first batch rather than after an hour."""
+    by_task: dict[str, list[tuple[int, int]]] = {}
+    for i, r in enumerate(requests):
+        by_task.setdefault(r.task, []).extend((i, k) for k in range(_rows_needed(r)))
+    return [sorted(rows, key=lambda ik: (-len(encoded[ik[0]]), ik)) for rows in by_task.values()]
+
+
+def _shared_prefix(seqs: list[list[int]], minimum: int = 32) -> tuple[int, ...]:
+    """Longest common token prefix, leaving each row at least one token of its
+    own; () when it is too short to be worth a separate forward pass."""
+    if len(seqs) < 2:
+        return ()
+    limit = min(len(s) for s in seqs) - 1
+    n = 0
+    first = seqs[0]
+    while n < limit and all(s[n] == first[n] for s in seqs[1:]):
+        n += 1
+    return tuple(first[:n]) if n >= minimum else ()
 
 
 def _rows_needed(req: Request) -> int:
