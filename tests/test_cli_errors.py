@@ -1,0 +1,107 @@
+"""Bad input gets one clear line on stderr, a non-zero exit and no traceback."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+
+def _assert_one_line_error(res, *needles: str) -> None:
+    assert res.code != 0, res
+    assert "Traceback" not in res.err + res.out, res.err
+    lines = [ln for ln in res.err.splitlines() if ln.strip()]
+    assert len(lines) == 1, res.err
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def _replay(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "r.jsonl"
+    p.write_text(text)
+    return p
+
+
+def test_unknown_task_suggests(cli, data_dir, store_path):
+    res = cli("run", "--model", "dummy", "--tasks", "bbh_date_understandin", "--data-dir", data_dir, "--store", store_path)
+    _assert_one_line_error(res, "unknown task 'bbh_date_understandin'", "did you mean bbh_date_understanding")
+
+
+def test_malformed_yaml(cli, tmp_path, data_dir, store_path, monkeypatch):
+    tasks = tmp_path / "tasks"
+    shutil.copytree(REPO / "tasks", tasks)
+    (tasks / "broken.yaml").write_text("task: broken\ndataset: {path: [unclosed\n")
+    monkeypatch.setenv("EVALKIT_TASKS_DIR", str(tasks))
+    res = cli("run", "--model", "dummy", "--tasks", "bbh_navigate", "--data-dir", data_dir, "--store", store_path)
+    _assert_one_line_error(res, "broken.yaml", "not valid YAML")
+
+
+def test_missing_data_file(cli, tmp_path, store_path):
+    (tmp_path / "mirror").mkdir()
+    res = cli("run", "--model", "dummy", "--tasks", "bbh_navigate", "--data-dir", tmp_path / "mirror", "--store", store_path)
+    _assert_one_line_error(res, "missing data file bbh/navigate.json", "--data-dir")
+
+
+def test_missing_data_dir(cli, tmp_path, store_path):
+    res = cli("run", "--model", "dummy", "--tasks", "bbh_navigate", "--data-dir", tmp_path / "nope", "--store", store_path)
+    _assert_one_line_error(res, "does not exist")
+
+
+def test_bad_model_path(cli, data_dir, store_path):
+    res = cli("run", "--model", "hf:/no/such/model", "--tasks", "bbh_navigate", "--limit", "1", "--data-dir", data_dir,
+              "--store", store_path)
+    _assert_one_line_error(res, "model path /no/such/model does not exist")
+
+
+def test_unknown_backend(cli, data_dir, store_path):
+    res = cli("run", "--model", "hff:gpt2", "--tasks", "bbh_navigate", "--data-dir", data_dir, "--store", store_path)
+    _assert_one_line_error(res, "unknown backend 'hff'", "did you mean hf")
+
+
+def test_malformed_replay_line(cli, tmp_path, data_dir, store_path):
+    p = _replay(tmp_path, json.dumps({"task": "bbh_navigate", "doc_id": 0, "output": "x"}) + "\n{not json\n")
+    res = cli("run", "--model", f"replay:{p}", "--tasks", "bbh_navigate", "--limit", "1", "--data-dir", data_dir,
+              "--store", store_path)
+    _assert_one_line_error(res, f"{p}:2", "not valid JSON")
+
+
+def test_replay_missing_doc(cli, tmp_path, data_dir, store_path):
+    p = _replay(tmp_path, json.dumps({"task": "bbh_navigate", "doc_id": 0, "output": "x"}) + "\n")
+    res = cli("run", "--model", f"replay:{p}", "--tasks", "bbh_navigate", "--limit", "2", "--data-dir", data_dir,
+              "--store", store_path)
+    _assert_one_line_error(res, "no output for task bbh_navigate doc 1")
+
+
+@pytest.mark.parametrize("flag,value", [("--limit", "0"), ("--samples", "-2"), ("--batch-size", "0")])
+def test_invalid_numbers(cli, data_dir, store_path, flag, value):
+    res = cli("run", "--model", "dummy", "--tasks", "bbh_navigate", flag, value, "--data-dir", data_dir, "--store", store_path)
+    _assert_one_line_error(res, flag)
+
+
+def test_existing_results_are_not_overwritten(cli, tmp_path, data_dir, store_path):
+    out = tmp_path / "out"
+    args = ["run", "--model", "dummy", "--tasks", "bbh_navigate", "--limit", "2", "--data-dir", data_dir,
+            "--store", store_path, "--output", out]
+    assert cli(*args).code == 0
+    before = (out / "results.json").read_text()
+    res = cli(*args)
+    _assert_one_line_error(res, "already exists", "--overwrite")
+    assert (out / "results.json").read_text() == before
+    assert cli(*args, "--overwrite").code == 0
+
+
+def test_unreadable_store(cli, tmp_path, data_dir):
+    bad = tmp_path / "store.db"
+    bad.write_bytes(b"this is not a sqlite database at all" * 100)
+    res = cli("run", "--model", "dummy", "--tasks", "bbh_navigate", "--limit", "1", "--data-dir", data_dir, "--store", bad)
+    _assert_one_line_error(res, "store")
+
+
+def test_hub_while_offline_says_how_to_go_local(cli, store_path, monkeypatch):
+    monkeypatch.delenv("EVALKIT_DATA_DIR", raising=False)
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    res = cli("run", "--model", "dummy", "--tasks", "bbh_navigate", "--limit", "1", "--store", store_path)
+    _assert_one_line_error(res, "lukaemon/bbh", "EVALKIT_DATA_DIR")
