@@ -35,6 +35,16 @@ def _load_plugins() -> None:
         importlib.import_module(name)
 
 
+def import_submodules(package: str) -> None:
+    """Import every module of a plug-in package, so dropping a file in registers it."""
+    import pkgutil
+
+    pkg = importlib.import_module(package)
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{package}.{info.name}")
+
+
 def suggest(name: str, choices: Iterable[str]) -> str:
     """A ' (did you mean ...?)' suffix naming the closest choices, or ''."""
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)

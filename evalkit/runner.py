@@ -18,7 +18,7 @@ from evalkit.backends import load_backend, parse_model
 from evalkit.cache import CachedGenerator
 from evalkit.data import data_dir, load_docs
 from evalkit.errors import ConfigError
-from evalkit.evaluators import EvalContext, TaskRun
+from evalkit.evaluators.context import EvalContext, TaskRun
 from evalkit.prompts import PromptBuilder
 from evalkit.provenance import environment
 from evalkit.registry import aggregators, evaluators

@@ -26,3 +26,8 @@ def first(extracted: Sequence[Any], scores: Sequence[float], equiv: Equiv, metri
     """The first sample is the answer; with n > 1 also report the mean over samples."""
     extra = {f"{metric}_mean@{len(scores)}": sum(scores) / len(scores)} if len(scores) > 1 else {}
     return Aggregate(extracted[0], scores[0], extra)
+
+
+from evalkit.registry import import_submodules  # noqa: E402  (after Aggregate, which plug-ins import)
+
+import_submodules(__name__)

@@ -2,6 +2,8 @@
 
 An extractor maps (model output, doc) to a comparable answer; a scorer maps
 (extracted answer, reference, doc) to a Score. Importing this package
-registers the built-in ones.
+registers every module in it.
 """
-from evalkit.scoring import basic, bbh  # noqa: F401  (registration side effects)
+from evalkit.registry import import_submodules
+
+import_submodules(__name__)

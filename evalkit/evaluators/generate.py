@@ -1,54 +1,22 @@
-"""Evaluators: how a task of one ``output_type`` turns docs into scored samples.
+"""The ``generate`` evaluator: prompts in, generated text out, scored per doc.
 
-Each evaluator takes every task of its type at once, so requests from all of
-them reach the backend together (one batch for a whole group such as BBH's 27
-subtasks), and returns the SampleRecords of each task.
+Requests from every task reach the backend together (one batch for a whole
+group such as BBH's 27 subtasks).
 
 task spec -> requests -> backend -> responses -> aggregator -> scorer -> records
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
-from evalkit import progress
 from evalkit.aggregators import Aggregate
-from evalkit.cache import CachedGenerator
-from evalkit.prompts import PromptBuilder
+from evalkit.evaluators.context import EvalContext, TaskRun
 from evalkit.registry import aggregators, evaluators, extractors, scorers
 from evalkit.taskspec import TaskSpec
-from evalkit.types import Doc, Generation, Request, SampleRecord, Score
+from evalkit.types import Doc, Request, SampleRecord, Score
 
 log = logging.getLogger("evalkit")
-
-
-@dataclass
-class TaskRun:
-    """One task as it is being evaluated: its spec, its docs and its prompt builder."""
-
-    spec: TaskSpec
-    docs: list[Doc]
-    prompts: PromptBuilder | None = None
-
-
-@dataclass
-class EvalContext:
-    """What evaluators share for one run."""
-
-    backend: Any
-    generator: CachedGenerator | None
-    seed: int = 1234
-    samples: int | None = None  # --samples: overrides the spec's n
-    aggregator: str = "first"
-    data_root: Path | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def generate(self, requests: list[Request], label: str = "generating") -> list[Generation]:
-        assert self.generator is not None
-        with progress.bar(label, total=None) as (advance, set_total):
-            return self.generator.generate(requests, progress=advance, on_total=set_total)
 
 
 def build_requests(task: TaskRun, ctx: EvalContext) -> list[Request]:
