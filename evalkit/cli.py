@@ -39,7 +39,8 @@ def run(
     model_args: Optional[str] = typer.Option(None, "--model-args", help="Backend options as k=v,k2=v2 (e.g. dtype=bfloat16)."),
     apply_chat_template: bool = typer.Option(False, "--apply-chat-template", help="Wrap prompts in the model's chat template."),
     system_prompt: Optional[str] = typer.Option(None, "--system-prompt", help="System message (with --apply-chat-template)."),
-    aggregate: str = typer.Option("first", "--aggregate", help="How n samples become one answer: first, majority, mpsc."),
+    aggregate: Optional[str] = typer.Option(None, "--aggregate", help="How n samples become one answer: first, majority, mpsc (default: majority when --samples > 1)."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature for every task (default: the task's; 0.7 for --samples > 1 on greedy tasks)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing results.json in --output."),
 ) -> None:
     """Evaluate MODEL on TASKS; print a results table and store the run."""
@@ -50,7 +51,7 @@ def run(
     cfg = RunConfig(model=model, tasks=_split(tasks), limit=limit, batch_size=batch_size, output=output,
                     store=Path(store), seed=seed, data_dir=data_dir, samples=samples,
                     model_args=parse_model_args(model_args), apply_chat_template=apply_chat_template,
-                    system_prompt=system_prompt, aggregator=aggregate, overwrite=overwrite)
+                    system_prompt=system_prompt, aggregator=aggregate, temperature=temperature, overwrite=overwrite)
     res = do_run(cfg)
     print_results(res.results, res.payload["groups"], title=f"{model} · run {res.run_id}")
     if output:

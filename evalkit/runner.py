@@ -46,7 +46,8 @@ class RunConfig:
     model_args: dict[str, Any] = field(default_factory=dict)
     apply_chat_template: bool = False
     system_prompt: str | None = None
-    aggregator: str = "first"
+    aggregator: str | None = None  # None: majority when several samples, else first
+    temperature: float | None = None
     overwrite: bool = False
     options: dict[str, Any] = field(default_factory=dict)  # evaluator options (critic, tool rounds...)
 
@@ -69,7 +70,10 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"--batch-size must be at least 1, got {cfg.batch_size}")
     if not cfg.tasks:
         raise ConfigError("no tasks given: pass --tasks NAME[,NAME...] (see `evalkit tasks`)")
-    aggregators.get(cfg.aggregator)
+    if cfg.aggregator is not None:
+        aggregators.get(cfg.aggregator)
+    if cfg.temperature is not None and cfg.temperature < 0:
+        raise ConfigError(f"--temperature must be >= 0, got {cfg.temperature}")
 
 
 def prepare_tasks(cfg: RunConfig) -> tuple[list[TaskRun], Any, Path | None]:
@@ -122,7 +126,7 @@ def run(cfg: RunConfig) -> RunResult:
     config = {
         "model": cfg.model, "backend": backend.identity(), "model_args": cfg.model_args,
         "tasks": cfg.tasks, "limit": cfg.limit, "seed": cfg.seed, "samples": cfg.samples,
-        "aggregator": cfg.aggregator, "batch_size": cfg.batch_size, "options": cfg.options,
+        "aggregator": cfg.aggregator, "temperature": cfg.temperature, "batch_size": cfg.batch_size, "options": cfg.options,
         "task_specs": {t.spec.name: {"spec_hash": t.spec.spec_hash(), "prompt_hash": t.prompts.hash if t.prompts else None,
                                      "n_docs": len(t.docs)} for t in task_runs},
         "data_dir": str(root) if root else None, "environment": environment(),
@@ -130,7 +134,8 @@ def run(cfg: RunConfig) -> RunResult:
     store.start_run(run_id, cfg.model, cfg.tasks, config)
     try:
         t_eval = time.time()
-        ctx = EvalContext(backend, generator, cfg.seed, cfg.samples, cfg.aggregator, root, cfg.options)
+        ctx = EvalContext(backend, generator, cfg.seed, cfg.samples, cfg.aggregator, root, cfg.options,
+                          cfg.temperature)
         records: dict[str, list[SampleRecord]] = {}
         by_type: dict[str, list[TaskRun]] = defaultdict(list)
         for t in task_runs:

@@ -21,7 +21,7 @@ log = logging.getLogger("evalkit")
 
 def build_requests(task: TaskRun, ctx: EvalContext) -> list[Request]:
     assert task.prompts is not None
-    params = task.spec.gen_params(ctx.seed, ctx.samples)
+    params = ctx.params(task.spec)
     return [Request(task.spec.name, d.id, task.prompts.render(d), params) for d in task.docs]
 
 
@@ -80,6 +80,6 @@ def evaluate_generate(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[
     gens = iter(ctx.generate(flat))
     out: dict[str, list[SampleRecord]] = {}
     for task, reqs in per_task:
-        scorer = DocScorer(task.spec, ctx.aggregator)
+        scorer = DocScorer(task.spec, ctx.aggregator_for(ctx.params(task.spec)))
         out[task.spec.name] = [scorer.record(d, r.prompt, next(gens).texts) for d, r in zip(task.docs, reqs)]
     return out

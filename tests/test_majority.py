@@ -1,0 +1,98 @@
+"""Self-consistency: maj@j and pass@j checked against brute-force enumeration of subsets."""
+from __future__ import annotations
+
+import itertools
+import random
+from math import comb
+
+import pytest
+
+from evalkit.aggregators.majority import _priority, classes, majority, pass_at
+
+eq = lambda a, b: a == b  # noqa: E731
+
+
+def brute_maj(answers, scores, j):
+    """Average, over every size-j subset, of the score of its majority class,
+    ties broken by the same global priority the aggregator documents."""
+    groups = classes(answers, eq)
+    order = _priority(groups, answers)
+    cls = {i: c for c, g in enumerate(groups) for i in g}
+    total = 0.0
+    subsets = list(itertools.combinations(range(len(answers)), j))
+    for sub in subsets:
+        counts = {}
+        for i in sub:
+            counts[cls[i]] = counts.get(cls[i], 0) + 1
+        best = max(counts.values())
+        winner = next(c for c in order if counts.get(c) == best)
+        total += max(scores[i] for i in groups[winner])
+    return total / len(subsets)
+
+
+def brute_pass(scores, j):
+    subsets = list(itertools.combinations(range(len(scores)), j))
+    return sum(any(scores[i] >= 1 for i in s) for s in subsets) / len(subsets)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_maj_and_pass_match_brute_force(seed):
+    rng = random.Random(seed)
+    n = rng.randint(1, 9)
+    answers = [rng.choice(["A", "B", "C", None]) for _ in range(n)]
+    scores = [1.0 if a == "A" else 0.0 for a in answers]
+    agg = majority(answers, scores, eq, "acc")
+    for j in range(1, n + 1):
+        assert agg.metrics[f"maj@{j}"] == pytest.approx(brute_maj(answers, scores, j), abs=1e-12)
+        assert agg.metrics[f"pass@{j}"] == pytest.approx(brute_pass(scores, j), abs=1e-12)
+    assert agg.metrics[f"maj@{n}"] == agg.score
+    assert agg.metrics["mean"] == pytest.approx(sum(scores) / n)
+    assert agg.metrics["maj@1"] == pytest.approx(agg.metrics["mean"])
+
+
+def test_equivalent_answers_vote_together():
+    same = lambda a, b: float(a) == float(b)  # noqa: E731
+    agg = majority(["0.5", "1/3", "0.50", ".5"], [1, 0, 1, 1], lambda a, b: a == b or (
+        "/" not in a + b and same(a, b)), "acc")
+    assert agg.extracted == "0.5" and agg.score == 1
+
+
+def test_ties_and_unextractable():
+    agg = majority(["B", "A", "A", "B"], [0, 1, 1, 0], eq, "acc")
+    assert agg.extracted == "B"  # equal votes: the class seen first wins
+    agg = majority([None, "A"], [0, 1], eq, "acc")
+    assert agg.extracted == "A"  # a real answer beats no answer on a tie
+    agg = majority([None, None, "A"], [0, 0, 1], eq, "acc")
+    assert agg.extracted is None and agg.score == 0  # but not when it has fewer votes
+
+
+def test_pass_at_k_edge_cases():
+    assert pass_at(5, 0, 3) == 0.0
+    assert pass_at(5, 5, 1) == 1.0
+    assert pass_at(10, 3, 1) == pytest.approx(0.3)
+    assert pass_at(10, 3, 2) == pytest.approx(1 - comb(7, 2) / comb(10, 2))
+
+
+def test_self_consistency_through_the_runner(tmp_path, data_dir):
+    """--samples 4 on a greedy task samples at 0.7, votes, and reports the curve."""
+    from evalkit.registry import backends
+    from evalkit.runner import RunConfig, run
+
+    from fakes import ScriptedBackend
+
+    seen = []
+
+    def answer(req, k):
+        seen.append(req.params)
+        return "So the answer is " + ("Yes" if (req.doc_id + k) % 4 else "No") + "."
+
+    backends.register("scripted")(lambda target, **kw: ScriptedBackend(answer))
+    res = run(RunConfig(model="scripted:x", tasks=["bbh_navigate"], limit=8, samples=4, data_dir=str(data_dir),
+                        store=tmp_path / "s.db"))
+    assert {p.temperature for p in seen} == {0.7} and {p.n for p in seen} == {4}
+    r = res.results["bbh_navigate"]
+    assert {"maj@1", "maj@4", "pass@4", "mean"} <= set(r)
+    for rec in res.records["bbh_navigate"]:
+        assert len(rec.outputs) == 4 and rec.extracted == "Yes"  # three Yes, one No
+        assert rec.metrics["maj@4"] == rec.score
+    assert r["exact_match"] == r["maj@4"]
