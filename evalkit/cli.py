@@ -124,6 +124,85 @@ def prepare_model(name: str = typer.Argument("smollm2-135m", help="Packaged mode
     typer.echo(str(prepared_model_dir(name)))
 
 
+@app.command()
+def compare(
+    baseline: str = typer.Argument(..., help="Baseline: a run id, a results dir (results.json + samples/) or latest:MODEL."),
+    candidate: str = typer.Argument(..., help="Candidate: a run id, a results dir or latest:MODEL."),
+    store: str = typer.Option(_store_default(), "--store", help="SQLite store holding the runs (env EVALKIT_STORE)."),
+    tasks: list[str] = typer.Option([], "--tasks", "-t", help="Compare only these tasks or groups (comma-separated)."),
+    fmt: str = typer.Option("text", "--format", "-f", help="text, markdown (a PR comment) or json."),
+    fail_on: str = typer.Option("none", "--fail-on", help="regression: exit 1 when a task drops significantly; none: always exit 0."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level, after Holm correction across tasks."),
+    min_delta: float = typer.Option(0.0, "--min-delta", help="Smallest drop that counts as a regression, in points (0-100 scale)."),
+    resamples: int = typer.Option(10_000, "--resamples", help="Paired-bootstrap resamples (non-binary scores)."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    max_flips: int = typer.Option(20, "--max-flips", help="Flipped doc ids listed per task and direction (text format)."),
+    by: str = typer.Option("task", "--by", help="task: one test per task; group: pool each group's subtasks into one test (more power)."),
+) -> None:
+    """Paired per-task comparison of two runs: delta, 95% CI, p-value (Holm), flipped samples."""
+    from evalkit.compare import run_cli
+
+    text, code = run_cli(baseline, candidate, store, _split(tasks) or None, fmt, fail_on, alpha, min_delta,
+                         resamples, seed, max_flips, by)
+    typer.echo(text.rstrip("\n"))
+    if code:
+        sys.exit(code)  # not typer.Exit: main() runs click with standalone_mode=False, which returns its code
+
+
+leaderboard_app = typer.Typer(no_args_is_help=True, help="Leaderboards defined in leaderboards/*.yaml.")
+app.add_typer(leaderboard_app, name="leaderboard")
+
+
+@leaderboard_app.command("show")
+def leaderboard_show(
+    name: str = typer.Argument(..., help="Leaderboard name (a file in leaderboards/, e.g. reasoning)."),
+    store: str = typer.Option(_store_default(), "--store", help="SQLite store (env EVALKIT_STORE)."),
+) -> None:
+    """Models x tasks, value ± 95% CI from the latest complete run of each, with macro and rank aggregates."""
+    from evalkit.compare import open_store
+    from evalkit.leaderboard import build_board, load_leaderboard, print_board
+
+    print_board(build_board(load_leaderboard(name), open_store(store)))
+
+
+@leaderboard_app.command("list")
+def leaderboard_list() -> None:
+    """List the defined leaderboards and their tasks."""
+    from evalkit.leaderboard import load_leaderboards
+
+    for name, spec in load_leaderboards().items():
+        typer.echo(f"{name}: {spec.title} ({', '.join(t.task for t in spec.tasks)})")
+
+
+site_app = typer.Typer(no_args_is_help=True, help="The static results site.")
+app.add_typer(site_app, name="site")
+
+
+@site_app.command("build")
+def site_build(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the site into (open index.html; no server needed)."),
+    store: str = typer.Option(_store_default(), "--store", help="SQLite store (env EVALKIT_STORE)."),
+) -> None:
+    """Build a self-contained static site: leaderboards, charts, runs and a per-sample browser."""
+    from evalkit.site import build_site
+
+    typer.echo(f"site: {build_site(store, out)}")
+
+
+@app.command()
+def export(
+    run_ref: str = typer.Argument(..., metavar="RUN", help="Run id or latest:MODEL."),
+    fmt: str = typer.Option("lm-eval", "--format", "-f", help="Export format (lm-eval)."),
+    store: str = typer.Option(_store_default(), "--store", help="SQLite store (env EVALKIT_STORE)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="File to write (default results_<run>.json; - for stdout)."),
+) -> None:
+    """Write a stored run in another harness's results format."""
+    from evalkit.export import export_run
+
+    where = export_run(run_ref, store, fmt, output)
+    typer.echo(where.rstrip("\n") if output == "-" else f"wrote {where}")
+
+
 def main() -> None:
     logging.basicConfig(level=os.environ.get("EVALKIT_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -79,10 +79,15 @@ def validate(cfg: RunConfig) -> None:
 def prepare_tasks(cfg: RunConfig) -> tuple[list[TaskRun], Any, Path | None]:
     catalog = load_catalog()
     names: list[str] = []
+    runs = []
     for t in cfg.tasks:
+        if t.startswith("lm_eval:"):  # lm-evaluation-harness tasks: lm-eval loads their data
+            from evalkit.evaluators.lm_eval import task_runs
+
+            runs.extend(task_runs(t, cfg.limit, cfg.options))
+            continue
         names.extend(n for n in catalog.expand(t) if n not in names)
     root = data_dir(cfg.data_dir)
-    runs = []
     for name in names:
         spec = catalog.tasks[name]
         evaluators.get(spec.output_type)
