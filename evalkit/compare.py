@@ -30,6 +30,7 @@ class RunScores:
     run_id: str | None
     scores: dict[str, dict[Any, float]]  # task -> doc_id ("task/doc_id" when pooled by group) -> score
     spec_hashes: dict[str, Any] = field(default_factory=dict)  # task -> spec/prompt hashes, for warnings
+    requested: tuple[str, ...] = ()  # the task and group names the run was asked for
 
 
 @dataclass
@@ -109,7 +110,8 @@ def _from_store(store: Store, run_id: str, label: str) -> RunScores:
     scores: dict[str, dict[int, float]] = {}
     for task, doc_id, score in store.conn.execute("SELECT task, doc_id, score FROM samples WHERE run_id=?", (run_id,)):
         scores.setdefault(task, {})[int(doc_id)] = float(score or 0.0)
-    return RunScores(label, run["model"], run_id, scores, (run["config"] or {}).get("task_specs", {}))
+    return RunScores(label, run["model"], run_id, scores, (run["config"] or {}).get("task_specs", {}),
+                     tuple(run["tasks"] or ()))
 
 
 def _from_dir(path: Path, label: str) -> RunScores:
@@ -134,7 +136,8 @@ def _from_dir(path: Path, label: str) -> RunScores:
             except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                 raise DataError(f"{f}:{lineno}: a sample line needs task, doc_id and score") from None
     config = payload.get("config", {})
-    return RunScores(label, str(config.get("model", "?")), payload.get("run_id"), scores, config.get("task_specs", {}))
+    return RunScores(label, str(config.get("model", "?")), payload.get("run_id"), scores, config.get("task_specs", {}),
+                     tuple(config.get("tasks") or ()))
 
 
 # -- comparing --------------------------------------------------------------
@@ -170,8 +173,9 @@ def _names(scores: dict[str, Any]) -> str:
     return (", ".join(names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "")) or "no samples"
 
 
-def top_groups() -> dict[str, str]:
-    """leaf task -> the outermost catalog group holding it."""
+def group_of(requested: tuple[str, ...]) -> dict[str, str]:
+    """leaf task -> the group it is pooled into: a group the run asked for first,
+    else the largest catalog group that no other group contains."""
     from evalkit.taskspec import load_catalog
 
     try:
@@ -179,7 +183,12 @@ def top_groups() -> dict[str, str]:
     except ConfigError:
         return {}
     members = {m for g in catalog.groups.values() for m in g.tasks}
-    return {leaf: g for g in sorted(catalog.groups) if g not in members for leaf in catalog.expand(g)}
+    tops = sorted((g for g in catalog.groups if g not in members), key=lambda g: (-len(catalog.expand(g)), g))
+    out: dict[str, str] = {}
+    for g in [n for n in requested if n in catalog.groups] + tops:
+        for leaf in catalog.expand(g):
+            out.setdefault(leaf, g)
+    return out
 
 
 def pool_by_group(run: RunScores, groups: dict[str, str]) -> RunScores:
@@ -217,7 +226,7 @@ def compare(baseline: RunScores, candidate: RunScores, tasks: list[str] | None =
         raise ConfigError(f"unknown --by '{by}'; use task or group")
     notes = _notes(baseline, candidate, select_tasks(baseline, candidate, None))
     if by == "group":
-        groups = top_groups()
+        groups = group_of(baseline.requested + candidate.requested)
         baseline, candidate = pool_by_group(baseline, groups), pool_by_group(candidate, groups)
     if not 0 < alpha < 1:
         raise ConfigError(f"--alpha must be between 0 and 1, got {alpha}")

@@ -148,3 +148,18 @@ def test_the_ci_workflow_uses_real_commands():
         known = {o for p in cmd.params for o in getattr(p, "opts", [])}
         for flag in re.findall(r"(--[a-z-]+)", args):
             assert flag in known, (name, flag)
+
+
+def test_by_group_prefers_the_group_the_run_asked_for():
+    from evalkit.compare import RunScores, compare, group_of
+    from evalkit.taskspec import load_catalog
+
+    cat = load_catalog()
+    default = group_of(())
+    # a leaf in two groups, and the group that pooling would not pick by itself
+    leaf, other = next((leaf, g) for leaf in sorted(default) for g in sorted(cat.groups)
+                       if g != default[leaf] and leaf in cat.expand(g))
+    a = RunScores("a", "m", "r1", {leaf: {0: 1.0, 1: 0.0}}, requested=(other,))
+    assert [t.task for t in compare(a, a, by="group").tasks] == [other]
+    b = RunScores("b", "m", "r2", {leaf: {0: 1.0, 1: 0.0}})
+    assert [t.task for t in compare(b, b, by="group").tasks] == [default[leaf]]
