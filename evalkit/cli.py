@@ -53,7 +53,7 @@ def run(
                     model_args=parse_model_args(model_args), apply_chat_template=apply_chat_template,
                     system_prompt=system_prompt, aggregator=aggregate, temperature=temperature, overwrite=overwrite)
     res = do_run(cfg)
-    print_results(res.results, res.payload["groups"], title=f"{model} · run {res.run_id}")
+    print_results(res.results, res.payload["groups"], title=f"{model} · run {res.run_id}", breakdowns=res.payload.get("breakdown"))
     if output:
         typer.echo(f"results: {output / 'results.json'}")
     typer.echo(f"stored as run {res.run_id} in {store}")

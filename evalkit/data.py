@@ -42,21 +42,31 @@ def local_file(root: Path, rel: str) -> Path:
 
 
 def load_records(spec: DatasetSpec, root: Path | None) -> list[dict[str, Any]]:
-    """All records of a dataset, in file order."""
+    """All records of a dataset (those ``options.filter`` keeps), in file order."""
+    return [r for _, r in _indexed_records(spec, root)]
+
+
+def _indexed_records(spec: DatasetSpec, root: Path | None) -> list[tuple[int, dict[str, Any]]]:
+    """(index in the file, record) pairs; ``options.filter: {field: value or [values]}``
+    keeps matching records and their original index, which stays their doc_id."""
     if root is not None and spec.path:
-        return loaders.get(spec.format)(local_file(root, spec.path), spec)
-    if spec.hub:
-        return _load_hub(spec)
-    raise DataError(
-        f"dataset {spec.path or '?'} has no hub id; give a local mirror with --data-dir or EVALKIT_DATA_DIR"
-    )
+        records = loaders.get(spec.format)(local_file(root, spec.path), spec)
+    elif spec.hub:
+        records = _load_hub(spec)
+    else:
+        raise DataError(
+            f"dataset {spec.path or '?'} has no hub id; give a local mirror with --data-dir or EVALKIT_DATA_DIR"
+        )
+    keep = spec.options.get("filter") or {}
+    return [(i, r) for i, r in enumerate(records)
+            if all(r.get(k) in v if isinstance(v, list) else r.get(k) == v for k, v in keep.items())]
 
 
 def load_docs(spec: DatasetSpec, root: Path | None, limit: int | None = None) -> list[Doc]:
-    records = load_records(spec, root)
+    pairs = _indexed_records(spec, root)
     if limit is not None:
-        records = records[:limit]
-    return [Doc(i, r) for i, r in enumerate(records)]
+        pairs = pairs[:limit]
+    return [Doc(i, r) for i, r in pairs]
 
 
 def _load_hub(spec: DatasetSpec) -> list[dict[str, Any]]:

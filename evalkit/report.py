@@ -33,5 +33,21 @@ def results_table(results: dict[str, dict[str, Any]], groups: dict[str, list[str
     return table
 
 
-def print_results(results: dict[str, Any], groups: dict[str, list[str]], title: str = "") -> None:
+def breakdown_table(breakdowns: dict[str, dict[str, dict[str, Any]]]) -> Table:
+    """Each task's main metric by breakdown value (``subject=Algebra``, ``level=3``)."""
+    table = Table(title="breakdown", show_lines=False)
+    for col, just in (("task", "left"), ("by", "left"), ("value", "right"), ("± stderr", "right"), ("n", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for task, parts in breakdowns.items():
+        for i, (key, res) in enumerate(parts.items()):
+            metric = next((k for k in res if k != "n" and not k.endswith("_stderr")), "")
+            table.add_row(task if i == 0 else "", key, _fmt(res.get(metric)), _fmt(res.get(f"{metric}_stderr")),
+                          str(res.get("n", "")))
+    return table
+
+
+def print_results(results: dict[str, Any], groups: dict[str, list[str]], title: str = "",
+                  breakdowns: dict[str, Any] | None = None) -> None:
     Console().print(results_table(results, groups, title))
+    if breakdowns:
+        Console().print(breakdown_table(breakdowns))
