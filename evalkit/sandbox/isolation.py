@@ -1,0 +1,126 @@
+"""Which isolation this machine allows, and how to ask for it.
+
+Plans are tried strongest first; the runner keeps the first one under which a
+trivial program really passes, so the isolation string reports what works here
+rather than what ought to:
+
+1. Linux namespaces (net, pid, mount, ipc, uts) via util-linux ``unshare``; as
+   root also a fresh uid per run; without root a user namespace instead.
+2. As root without namespaces: a fresh uid per run.
+3. rlimits, a new session and a process-group kill only.
+
+``EVALKIT_SANDBOX_ISOLATION=rlimits`` forces the last one (for debugging, and
+for the test of the fallback path).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from dataclasses import dataclass, replace
+
+from evalkit.sandbox import cgroup
+from evalkit.sandbox.limits import Limits
+
+FORCE_ENV = "EVALKIT_SANDBOX_ISOLATION"
+# Fresh uids come from a range no distribution hands out, so a uid names one run.
+UID_BASE, UID_SPAN = 1_500_000_000, 500_000_000
+NAMESPACE_FLAGS = ("--net", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc",
+                   "--propagation", "private", "--ipc", "--uts")
+# Hiding any of these would break the interpreter; a HOME that contains one stays visible.
+_SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/dev", "/proc", "/sys")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One way of isolating runs."""
+
+    namespaces: bool  # unshare net/pid/mnt/ipc/uts: no network, private /tmp, one PID tree
+    userns: bool  # the namespaces sit in a user namespace (not root)
+    dedicated_uid: bool  # each run gets its own unprivileged uid (needs root)
+    cgroups: cgroup.CgroupRoots | None  # per-run pids + memory groups
+    why_weaker: str = ""  # what a stronger plan failed with
+
+    def describe(self) -> str:
+        parts = []
+        if self.namespaces:
+            parts += (["userns"] if self.userns else []) + ["netns", "pidns", "mntns", "ipcns", "utsns"]
+        if self.dedicated_uid:
+            parts.append("uid")
+        if self.cgroups is not None:
+            parts.append("cgroup")
+        if not parts:
+            return f"rlimits-only: {self.why_weaker or 'no stronger isolation tried'}"
+        text = "+".join(parts + ["rlimits"])
+        return f"{text} ({self.why_weaker})" if self.why_weaker else text
+
+    def command(self, python: str, bootstrap: str, config: str) -> list[str]:
+        tail = [python, "-I", "-S", bootstrap, config]
+        if not self.namespaces:
+            return tail
+        user = ["--user", "--map-root-user"] if self.userns else []
+        return [shutil.which("unshare") or "unshare", *user, *NAMESPACE_FLAGS, *tail]
+
+    def nproc(self, limits: Limits) -> int | None:
+        """RLIMIT_NPROC for the child. It counts every task of the child's real
+        uid machine-wide, so it is exact only with a dedicated uid; a root child
+        ignores it; otherwise it is the uid's current count plus the budget."""
+        if self.dedicated_uid:
+            return limits.max_tasks
+        if os.geteuid() == 0:
+            return None
+        return _tasks_of_uid(os.getuid()) + limits.max_tasks
+
+
+def candidate_plans() -> list[Plan]:
+    """Plans to try, strongest first."""
+    if os.environ.get(FORCE_ENV, "auto") == "rlimits":
+        return [Plan(False, False, False, None, f"forced by {FORCE_ENV}=rlimits")]
+    has_unshare = shutil.which("unshare") is not None
+    if os.geteuid() != 0:
+        plans = [Plan(True, True, False, None)] if has_unshare else []
+        return plans + [Plan(False, False, False, None, "" if has_unshare else "no unshare binary")]
+    roots = cgroup.find_roots()
+    plans = [Plan(True, False, True, roots)] if has_unshare else []
+    return plans + [Plan(False, False, True, roots), Plan(False, False, False, roots)]
+
+
+def weakened(plan: Plan, failures: list[str]) -> Plan:
+    """``plan`` noting why the stronger plans before it were not used."""
+    return replace(plan, why_weaker=plan.why_weaker or "; ".join(failures))
+
+
+def fresh_uid() -> int:
+    """An unused uid for one run (random: concurrent harnesses must not share one)."""
+    return UID_BASE + secrets.randbelow(UID_SPAN)
+
+
+def hidden_dirs(home: str | None) -> list[str]:
+    """Directories that may hold keys and tokens, covered by an empty tmpfs."""
+    dirs = ["/root", "/home"]
+    if home:
+        home = os.path.realpath(home)
+        inside = lambda d: d == home or d.startswith(home.rstrip("/") + "/")  # noqa: E731
+        if home != "/" and not any(inside(d) for d in _SYSTEM_DIRS) and home not in dirs:
+            dirs.append(home)
+    return dirs
+
+
+def exposed_dirs(hidden: list[str], needed: list[str]) -> list[str]:
+    """The needed directories (the interpreter's) that hiding would cover, to bind back in."""
+    under = lambda d, h: d == h or d.startswith(h.rstrip("/") + "/")  # noqa: E731
+    covered = sorted({os.path.realpath(d) for d in needed if any(under(os.path.realpath(d), h) for h in hidden)})
+    return [d for d in covered if not any(d != o and under(d, o) for o in covered)]
+
+
+def _tasks_of_uid(uid: int) -> int:
+    count = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid == uid:
+                count += len(os.listdir(f"/proc/{entry.name}/task"))
+        except OSError:
+            continue
+    return count

@@ -1,0 +1,84 @@
+"""The verdict on one sandboxed run, and the pure rules that reach it."""
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+
+PASSED, FAILED, TIMEOUT, ERROR, KILLED = "passed", "failed", "timeout", "error", "killed"
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What happened when one program ran in the sandbox."""
+
+    status: str  # "passed" | "failed" | "timeout" | "error" (the harness could not run it) | "killed"
+    returncode: int | None  # exit status; negative: the signal that ended it; None: never started
+    stdout: str  # decoded as UTF-8 with replacement, at most max_output_bytes
+    stderr: str
+    duration_s: float  # spawn to exit, wall clock
+    reason: str  # one human-readable line: "AssertionError", "timeout after 3s", "memory limit", ...
+    isolation: str  # how the run was isolated, e.g. "netns+pidns+mntns+ipcns+utsns+uid+cgroup+rlimits"
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The raw facts the harness observed about one run, before judging it."""
+
+    returncode: int | None
+    finished: bool  # the launcher wrote this run's nonce: the program ran to its end
+    timed_out: bool = False
+    output_overflow: bool = False
+    oom_killed: bool = False  # the memory cgroup's OOM killer fired
+    setup_error: str = ""  # the bootstrap could not build the sandbox
+    stderr_tail: str = ""
+
+
+def classify(o: Outcome, timeout_s: float) -> tuple[str, str]:
+    """(status, reason) for a run. Limits the harness enforced come first,
+    because a killed program's exit status says nothing about the program."""
+    if o.setup_error:
+        return ERROR, f"sandbox setup failed: {o.setup_error}"
+    if o.timed_out:
+        return TIMEOUT, f"timeout after {timeout_s:g}s"
+    if o.output_overflow:
+        return KILLED, "output limit"
+    if o.oom_killed:
+        return KILLED, "memory limit"
+    rc = o.returncode
+    if rc is not None and rc < 0:
+        return _by_signal(-rc)
+    if rc == 0:
+        if o.finished:
+            return PASSED, ""
+        # sys.exit(0), os._exit(0) or an atexit trick before the program's end
+        return FAILED, "exited with status 0 before the program finished"
+    return FAILED, _exception_line(o.stderr_tail) or f"exit status {rc}"
+
+
+def _by_signal(signum: int) -> tuple[str, str]:
+    if signum == signal.SIGXCPU:
+        return TIMEOUT, "cpu time limit"
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    return KILLED, f"killed by {name}"
+
+
+def _exception_line(stderr: str) -> str:
+    """The last line of the last traceback in stderr, or ''.
+
+    Only a traceback counts: a program's own stderr chatter is not a reason.
+    """
+    at = stderr.rfind("Traceback (most recent call last):")
+    if at < 0:
+        return ""
+    lines = [line for line in stderr[at:].splitlines() if line.strip()]
+    last = lines[-1].strip() if len(lines) > 1 else ""
+    if last.startswith("MemoryError"):
+        return "memory limit"
+    return last[:200]

@@ -1,0 +1,4 @@
+# Dereference NULL through ctypes.
+import ctypes
+
+ctypes.string_at(0)

@@ -1,0 +1,3 @@
+# A plain infinite loop.
+while True:
+    pass

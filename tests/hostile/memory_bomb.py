@@ -1,0 +1,2 @@
+# One huge allocation.
+block = bytearray(64 * 1024**3)

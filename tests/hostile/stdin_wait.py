@@ -1,0 +1,3 @@
+# Wait for input that never comes.
+answer = input()
+assert answer == "42"
