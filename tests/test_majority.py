@@ -7,7 +7,8 @@ from math import comb
 
 import pytest
 
-from evalkit.aggregators.majority import _priority, classes, majority, pass_at
+from evalkit.aggregators.majority import _priority, classes, majority
+from evalkit.scoring.passk import pass_at_k as pass_at
 
 eq = lambda a, b: a == b  # noqa: E731
 

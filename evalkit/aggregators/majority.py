@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 from evalkit.aggregators import Aggregate, Equiv
 from evalkit.registry import aggregators
+from evalkit.scoring.passk import pass_at_k
 
 
 def classes(answers: Sequence[Any], equiv: Equiv) -> list[list[int]]:
@@ -77,16 +78,6 @@ def expected_majority(sizes: Sequence[int], scores: Sequence[float], rank: Seque
     return expected / comb(n, j)
 
 
-def pass_at(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k from n samples with c correct (Codex paper, stable form)."""
-    if n - c < k:
-        return 1.0
-    prod = 1.0
-    for i in range(n - c + 1, n + 1):
-        prod *= 1.0 - k / i
-    return 1.0 - prod
-
-
 @aggregators.register("majority")
 def majority(extracted: Sequence[Any], scores: Sequence[float], equiv: Equiv, metric: str) -> Aggregate:
     n = len(extracted)
@@ -100,7 +91,7 @@ def majority(extracted: Sequence[Any], scores: Sequence[float], equiv: Equiv, me
     winner = order[0] if n else None
     correct = sum(1 for s in scores if s >= 1.0)
     metrics = {f"maj@{j}": expected_majority(sizes, class_scores, rank, j) for j in range(1, n + 1)}
-    metrics |= {f"pass@{j}": pass_at(n, correct, j) for j in range(1, n + 1)}
+    metrics |= {f"pass@{j}": pass_at_k(n, correct, j) for j in range(1, n + 1)}
     metrics["mean"] = sum(scores) / n if n else 0.0
     agg_score = class_scores[winner] if winner is not None else 0.0
     return Aggregate(extracted[groups[winner][0]] if winner is not None else None, agg_score, metrics)
