@@ -207,7 +207,13 @@ def main() -> None:
     logging.basicConfig(level=os.environ.get("EVALKIT_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        app(standalone_mode=False)
+        # Non-standalone typer returns an exit code instead of raising for
+        # Exit and Ctrl-C (which it turns into Exit(130)).
+        code = app(standalone_mode=False)
+        if code == 130:
+            raise KeyboardInterrupt
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except EvalkitError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -105,3 +105,81 @@ def test_hub_while_offline_says_how_to_go_local(cli, store_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     res = cli("run", "--model", "dummy", "--tasks", "bbh_navigate", "--limit", "1", "--store", store_path)
     _assert_one_line_error(res, "lukaemon/bbh", "EVALKIT_DATA_DIR")
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--model", "dummy", "--aggregate", "majorty"], "unknown aggregator 'majorty'"),
+    (["--model", "dummy", "--model-args", "delay"], "not key=value"),
+    (["--model", "dummy", "--temperature", "-1"], "--temperature"),
+    (["--model", "gpt-9000"], "unknown model 'gpt-9000'"),
+    (["--model", "replay:/no/such/file.jsonl"], "does not exist"),
+    (["--model", "dummy", "--apply-chat-template"], "--apply-chat-template"),
+])
+def test_more_bad_flags(cli, data_dir, store_path, args, needle):
+    res = cli("run", *args, "--tasks", "bbh_navigate", "--limit", "1", "--data-dir", data_dir, "--store", store_path)
+    _assert_one_line_error(res, needle)
+
+
+def test_malformed_data_file(cli, tmp_path, store_path):
+    (tmp_path / "mirror" / "bbh").mkdir(parents=True)
+    (tmp_path / "mirror" / "bbh" / "navigate.json").write_text('{"examples": [{"input": "x", ')
+    res = cli("run", "--model", "dummy", "--tasks", "bbh_navigate", "--data-dir", tmp_path / "mirror", "--store", store_path)
+    _assert_one_line_error(res, "navigate.json", "not valid JSON")
+
+
+def test_output_path_is_a_file(cli, tmp_path, data_dir, store_path):
+    f = tmp_path / "taken"
+    f.write_text("mine")
+    res = cli("run", "--model", "dummy", "--tasks", "bbh_navigate", "--limit", "1", "--data-dir", data_dir,
+              "--store", store_path, "--output", f)
+    _assert_one_line_error(res, "is a file")
+    assert f.read_text() == "mine"
+
+
+def test_disk_full_on_output_keeps_the_stored_run(cli, tmp_path, data_dir, store_path, monkeypatch):
+    """ENOSPC while writing results: one line, non-zero, and the run is still complete in the store."""
+    import errno
+
+    import evalkit.results as results
+
+    real_open = open
+
+    def full_open(path, mode="r", *a, **kw):
+        if "w" in mode and ".evalkit-" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(path, mode, *a, **kw)
+
+    monkeypatch.setattr(results, "open", full_open, raising=False)
+    res = cli("run", "--model", "dummy", "--tasks", "bbh_navigate", "--limit", "3", "--data-dir", data_dir,
+              "--store", store_path, "--output", tmp_path / "out")
+    _assert_one_line_error(res, "No space left on device")
+    assert not (tmp_path / "out" / "results.json").exists()
+    from evalkit.store import Store
+
+    runs = Store(store_path).runs()
+    assert [r["status"] for r in runs] == ["complete"]
+
+
+def test_ctrl_c_during_scoring(cli, tmp_path, data_dir, store_path, monkeypatch):
+    """Ctrl-C while scoring: one line, exit 130, generations kept, the run marked interrupted,
+    earlier results untouched."""
+    out = tmp_path / "out"
+    args = ["run", "--model", "dummy", "--tasks", "bbh_navigate", "--limit", "3", "--data-dir", data_dir,
+            "--store", store_path]
+    assert cli(*args, "--output", out).code == 0
+    before = (out / "results.json").read_text()
+    from evalkit.registry import extractors
+
+    def interrupt(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(extractors._items, "bbh", interrupt)
+    res = cli(*args, "--limit", "4", "--output", tmp_path / "out2")
+    assert res.code == 130 and "Traceback" not in res.err, res.out[-2000:]
+    assert len([ln for ln in res.err.splitlines() if ln.strip()]) == 1 and "interrupted" in res.err
+    assert (out / "results.json").read_text() == before
+    from evalkit.store import Store
+
+    st = Store(store_path)
+    assert [r["status"] for r in st.runs()] == ["complete", "interrupted"]
+    assert st.conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0] == 4
