@@ -42,6 +42,8 @@ def run(
     aggregate: Optional[str] = typer.Option(None, "--aggregate", help="How n samples become one answer: first, majority, mpsc (default: majority when --samples > 1)."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature for every task (default: the task's; 0.7 for --samples > 1 on greedy tasks)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing results.json in --output."),
+    critic: bool = typer.Option(False, "--critic", help="CRITIC: verify each answer with a tool, critique and revise it (generate tasks)."),
+    max_rounds: Optional[int] = typer.Option(None, "--max-rounds", help="CRITIC revision rounds (default: the task's, else 3)."),
 ) -> None:
     """Evaluate MODEL on TASKS; print a results table and store the run."""
     from evalkit.backends import parse_model_args
@@ -51,7 +53,8 @@ def run(
     cfg = RunConfig(model=model, tasks=_split(tasks), limit=limit, batch_size=batch_size, output=output,
                     store=Path(store), seed=seed, data_dir=data_dir, samples=samples,
                     model_args=parse_model_args(model_args), apply_chat_template=apply_chat_template,
-                    system_prompt=system_prompt, aggregator=aggregate, temperature=temperature, overwrite=overwrite)
+                    system_prompt=system_prompt, aggregator=aggregate, temperature=temperature, overwrite=overwrite,
+                    options={k: v for k, v in {"critic": critic or None, "max_rounds": max_rounds}.items() if v is not None})
     res = do_run(cfg)
     print_results(res.results, res.payload["groups"], title=f"{model} · run {res.run_id}", breakdowns=res.payload.get("breakdown"))
     if output:

@@ -75,6 +75,10 @@ def _jsonable(x: Any) -> Any:
 
 @evaluators.register("generate")
 def evaluate_generate(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleRecord]]:
+    if ctx.options.get("critic"):  # --critic: the CRITIC loop, round 0 being this evaluator's answer
+        from evalkit.evaluators.critic import evaluate_critic
+
+        return evaluate_critic(tasks, ctx)
     per_task = [(t, build_requests(t, ctx)) for t in tasks]
     flat = [r for _, reqs in per_task for r in reqs]
     gens = iter(ctx.generate(flat))
