@@ -110,3 +110,21 @@ def test_mpsc_on_a_non_code_task_is_recorded_as_an_error(tmp_path, data_dir):
     res = run(RunConfig(model="scripted_code:x", tasks=["bbh_navigate"], limit=1, samples=2, aggregator="mpsc",
                         data_dir=str(data_dir), store=tmp_path / "s.db"))
     assert "code_exec" in res.records["bbh_navigate"][0].error
+
+
+def test_sandbox_programs_give_the_edge_weights():
+    from evalkit.sandbox import run_many
+
+    prompt = "def f(x):\n    \"\"\"Double x.\"\"\"\n"
+    tests = ["assert f(1) == 2", "assert f(2) == 4", "assert f(3) == 7"]  # the last test is wrong
+    specs = ["def postcondition(x, output):\n    assert output == 2 * x\n",
+             "def postcondition(x, output):\n    assert output > 100\n"]
+    sols = ["    return 2 * x\n", "    return x + 1\n", "    while True: pass\n"]
+    progs = [mpsc.solution_program(prompt, s, "f", tests, specs) for s in sols]
+    progs.append(mpsc.spec_test_program(prompt, "f", tests, specs))
+    res = run_many(progs, timeout_s=20.0)
+    c = mpsc.consistency(3, 2, [r.stdout for r in res[:3]], res[3].stdout)
+    assert c.sol_test.tolist() == [[1, 1, 0], [1, 0, 0], [0, 0, 0]]  # the loop times out per call
+    assert c.sol_spec.tolist() == [[1, 0], [1 / 3, 0], [0, 0]]
+    assert c.spec_test.tolist() == [[1, 1, 0], [0, 0, 0]]
+    assert c.outputs[0] == ("2", "4", "6") and c.outputs[2] == ("<TimeoutError>",) * 3

@@ -193,7 +193,7 @@ def solution_program(prompt: str, completion: str, entry_point: str, tests: list
     return (
         prompt + completion + "\n" + _HARNESS.format(timeout=CALL_TIMEOUT_S) + spec_fns
         + f"_specs = [{', '.join(f'_spec{i}()' for i in range(len(specs)))}]\n"
-        + f"_res = {{'outputs': [], 'tests': [], 'specs': [0] * len(_specs)}}\n"
+        + "_res = {'outputs': [], 'tests': [], 'specs': [0] * len(_specs)}\n"
         + "_ok = True\n"
         + f"try:\n    _inputs = {inputs}\n    _expected = {expected}\nexcept Exception:\n    _inputs, _expected = [], []\n"
         + "for _x, _y in zip(_inputs, _expected):\n"
@@ -214,12 +214,10 @@ def solution_program(prompt: str, completion: str, entry_point: str, tests: list
 def spec_test_program(prompt: str, entry_point: str, tests: list[str], specs: list[str]) -> str:
     """A program printing, per spec, which (input, expected) test pairs it accepts."""
     parts = [p for t in tests if (p := test_parts(t, entry_point))]
-    rows = []
-    for i, spec in enumerate(specs):
-        rows.append(f"def _spec{i}():\n" + _indent(spec) + "    return postcondition\n")
+    rows = [f"def _spec{i}():\n" + _indent(spec) + "    return postcondition\n" for i, spec in enumerate(specs)]
     checks = "\n".join(
-        f"try:\n    _res[{k}].append(int(_check(_spec{i}(), {args}, {exp})))\nexcept BaseException:\n    _res[{k}].append(0)"
-        for k, spec in enumerate(specs) for i in [k] for args, exp in parts)
+        f"try:\n    _res[{i}].append(int(_check(_spec{i}(), {args}, {exp})))\nexcept BaseException:\n    _res[{i}].append(0)"
+        for i in range(len(specs)) for args, exp in parts)
     return (
         prompt + "    pass\n" + _HARNESS.format(timeout=CALL_TIMEOUT_S) + "".join(rows)
         + "def _check(p, x, y):\n    _timed(p, *x, y)\n    return True\n"
