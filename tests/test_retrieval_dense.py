@@ -19,7 +19,7 @@ import pytest
 from evalkit.errors import ConfigError, StoreError
 from evalkit.retrieval.beir import BeirData, Passage, default_data_dir, load_beir
 from evalkit.retrieval.dense import DenseRetriever, Encoder, descending_id_rank
-from evalkit.retrieval.embed_cache import EmbeddingCache
+from evalkit.retrieval.embed_cache import EmbeddingCache, text_key
 from evalkit.retrieval.metrics import evaluate, mean_metrics
 from evalkit.retrieval.retrieve import passage_text, run_retrieval
 
@@ -238,21 +238,28 @@ def minilm_dir():
 
 
 @pytest.fixture(scope="module")
-def minilm_run(scifact, minilm_dir, tmp_path_factory):
+def minilm_run(scifact, minilm_dir):
+    from evalkit.models import cache_dir
     from evalkit.retrieval.dense import SentenceTransformerModel
 
-    cache = tmp_path_factory.mktemp("emb-cache")
-    enc = Encoder(SentenceTransformerModel(minilm_dir), cache_dir=cache)
+    # The persistent cache the CLI uses (tests/test_e2e_retrieval.py too), so a
+    # test session encodes SciFact at most once.
+    cache = cache_dir() / "embeddings"
+    model = SentenceTransformerModel(minilm_dir)
+    distinct = {passage_text(p) for p in scifact.corpus.values()} | set(scifact.queries.values())
+    probe = EmbeddingCache(cache, model.identity)
+    already = len(probe.get(text_key(t) for t in distinct))
+    probe.close()
+    enc = Encoder(model, cache_dir=cache)
     start = time.monotonic()
     run = run_retrieval(scifact, DenseRetriever(enc))
     print(f"\nMiniLM SciFact: encode + search {time.monotonic() - start:.0f}s, {enc.stats}")
-    return run, enc, cache
+    return run, enc, cache, len(distinct) - already
 
 
 def test_minilm_scifact_matches_the_leaderboard(scifact, minilm_run):
-    run, enc, _ = minilm_run
-    distinct = {passage_text(p) for p in scifact.corpus.values()} | set(scifact.queries.values())
-    assert enc.stats.texts_encoded == len(distinct)  # every distinct text once, nothing more
+    run, enc, _, uncached = minilm_run
+    assert enc.stats.texts_encoded == uncached  # every distinct text not yet cached once, nothing more
     means = mean_metrics(evaluate(scifact.qrels, run))
     print(f"MiniLM SciFact: ndcg@10={means['ndcg_at_10']:.4f} recall@100={means['recall_at_100']:.4f}")
     assert means["ndcg_at_10"] == pytest.approx(MINILM_NDCG10_PUBLISHED, abs=0.01)
@@ -260,7 +267,7 @@ def test_minilm_scifact_matches_the_leaderboard(scifact, minilm_run):
 
 def test_minilm_scifact_metrics_equal_pytrec_eval(scifact, minilm_run):
     pytrec_eval = pytest.importorskip("pytrec_eval", reason="pip install pytrec-eval-terrier")
-    run, _, _ = minilm_run
+    run = minilm_run[0]
     ks = (1, 10, 100, 1000)
     ours = evaluate(scifact.qrels, run, ks)
     measures = {f"{m}.{','.join(map(str, ks))}" for m in ("ndcg_cut", "map_cut", "recall", "P")}
@@ -275,7 +282,7 @@ def test_minilm_scifact_metrics_equal_pytrec_eval(scifact, minilm_run):
 def test_minilm_rerun_on_a_warm_cache_encodes_nothing(scifact, minilm_run, minilm_dir):
     from evalkit.retrieval.dense import SentenceTransformerModel
 
-    run, _, cache = minilm_run
+    run, _, cache, _ = minilm_run
     model = SentenceTransformerModel(minilm_dir)
     enc = Encoder(model, cache_dir=cache, show_progress=False)
     assert run_retrieval(scifact, DenseRetriever(enc)) == run
