@@ -36,6 +36,7 @@ def run(
     seed: int = typer.Option(1234, "--seed", help="Seed for sampled generations (each sample is seeded on its own)."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Local data mirror root (env EVALKIT_DATA_DIR); default: the HuggingFace hub."),
     samples: Optional[int] = typer.Option(None, "--samples", help="Samples per prompt (overrides the task's n)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (openai: models), e.g. http://127.0.0.1:8000/v1."),
     model_args: Optional[str] = typer.Option(None, "--model-args", help="Backend options as k=v,k2=v2 (e.g. dtype=bfloat16)."),
     apply_chat_template: bool = typer.Option(False, "--apply-chat-template", help="Wrap prompts in the model's chat template."),
     system_prompt: Optional[str] = typer.Option(None, "--system-prompt", help="System message (with --apply-chat-template)."),
@@ -52,7 +53,8 @@ def run(
 
     cfg = RunConfig(model=model, tasks=_split(tasks), limit=limit, batch_size=batch_size, output=output,
                     store=Path(store), seed=seed, data_dir=data_dir, samples=samples,
-                    model_args=parse_model_args(model_args), apply_chat_template=apply_chat_template,
+                    model_args=parse_model_args(model_args) | ({"base_url": base_url} if base_url else {}),
+                    apply_chat_template=apply_chat_template,
                     system_prompt=system_prompt, aggregator=aggregate, temperature=temperature, overwrite=overwrite,
                     options={k: v for k, v in {"critic": critic or None, "max_rounds": max_rounds}.items() if v is not None})
     res = do_run(cfg)

@@ -15,6 +15,7 @@ backends.register_lazy("hf", "evalkit.backends.hf:HFBackend")
 backends.register_lazy("replay", "evalkit.backends.replay:ReplayBackend")
 backends.register_lazy("dummy", "evalkit.backends.dummy:DummyBackend")
 backends.register_lazy("vllm", "evalkit.backends.vllm:VLLMBackend")
+backends.register_lazy("openai", "evalkit.backends.openai:OpenAIBackend")
 backends.register_lazy("st", "evalkit.backends.embedding:STBackend")
 backends.register_lazy("bm25", "evalkit.backends.embedding:BM25Backend")
 
