@@ -85,3 +85,29 @@ def prepared_model_dir(alias: str) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def resolve_model_path(target: str) -> str:
+    """What a generative backend loads: the packaged alias becomes its converted
+    folder, an existing path is kept, anything else must look like a hub id."""
+    if target == "smollm2-135m":
+        return str(prepared_model_dir(target))
+    path = Path(target).expanduser()
+    if path.exists():
+        return str(path)
+    if target.startswith((".", "/", "~")) or target.count("/") != 1:
+        raise ConfigError(f"model path {target} does not exist; give a model folder or a hub id like org/name")
+    return target
+
+
+def folder_fingerprint(path: str) -> str | None:
+    """sha256 of a local model folder's file names and sizes: a changed
+    checkpoint at the same path must not hit the old cache entries."""
+    import hashlib
+    import json
+
+    folder = Path(path)
+    if not folder.is_dir():
+        return None
+    sizes = sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file())
+    return hashlib.sha256(json.dumps(sizes).encode()).hexdigest()

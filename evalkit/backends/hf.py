@@ -10,25 +10,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-from pathlib import Path
 from typing import Any, Callable
 
 from evalkit.backends.base import BaseBackend, Progress, truncate_at_stop
 from evalkit.errors import BackendError, ConfigError
-from evalkit.models import prepared_model_dir
+from evalkit.models import folder_fingerprint, resolve_model_path
 from evalkit.types import Generation, Loglikelihood, LoglikelihoodRequest, Request
-
-
-def _resolve(target: str) -> str:
-    """A local folder, the packaged alias, or a hub id (``org/name``)."""
-    if target == "smollm2-135m":
-        return str(prepared_model_dir(target))
-    path = Path(target).expanduser()
-    if path.exists():
-        return str(path)
-    if target.startswith((".", "/", "~")) or target.count("/") != 1:
-        raise ConfigError(f"model path {target} does not exist; give a model folder or a hub id like org/name")
-    return target
 
 
 class HFBackend(BaseBackend):
@@ -42,7 +29,7 @@ class HFBackend(BaseBackend):
 
         self.torch = torch
         self.target = target
-        self.path = _resolve(target)
+        self.path = resolve_model_path(target)
         self.batch_size = int(batch_size)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = dtype
@@ -72,6 +59,7 @@ class HFBackend(BaseBackend):
         ident: dict[str, Any] = {"backend": "hf", "model": self.target, "dtype": self.dtype}
         if self.target != "smollm2-135m":
             ident["path"] = self.path
+            ident["files_sha256"] = folder_fingerprint(self.path)
         if self.apply_chat_template:
             ident["chat_template_sha256"] = hashlib.sha256(self.chat_template.encode()).hexdigest()
             ident["system_prompt"] = self.system_prompt
