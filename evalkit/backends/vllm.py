@@ -29,12 +29,11 @@ import importlib.metadata
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator, Sequence
 
 from evalkit.backends.base import BaseBackend, Progress
 from evalkit.errors import BackendError, ConfigError
-from evalkit.models import prepared_model_dir
+from evalkit.models import folder_fingerprint, resolve_model_path
 from evalkit.registry import backends
 from evalkit.types import Generation, Loglikelihood, LoglikelihoodRequest, Request
 
@@ -71,28 +70,6 @@ def coerce(value: Any) -> Any:
         except json.JSONDecodeError:
             pass
     return value
-
-
-def resolve_model(target: str) -> str:
-    """The packaged alias becomes its converted folder; a path or hub id is kept."""
-    if target == "smollm2-135m":
-        return str(prepared_model_dir(target))
-    path = Path(target).expanduser()
-    if path.exists():
-        return str(path)
-    if target.startswith((".", "/", "~")) or target.count("/") != 1:
-        raise ConfigError(f"model path {target} does not exist; give a model folder or a hub id like org/name")
-    return target
-
-
-def folder_fingerprint(path: str) -> str | None:
-    """sha256 of a local model folder's file names and sizes: a changed
-    checkpoint at the same path must not hit the old cache entries."""
-    folder = Path(path)
-    if not folder.is_dir():
-        return None
-    sizes = sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file())
-    return hashlib.sha256(json.dumps(sizes).encode()).hexdigest()
 
 
 def sampling_kwargs(req: Request) -> dict[str, Any]:
@@ -306,7 +283,7 @@ class VLLMBackend(BaseBackend):
     def __init__(self, target: str, apply_chat_template: bool = False, system_prompt: str | None = None,
                  **model_args: Any):
         self.target = target
-        self.path = resolve_model(target)
+        self.path = resolve_model_path(target)
         args = {k: coerce(v) for k, v in model_args.items()}
         self.apply_chat_template = bool(coerce(apply_chat_template))
         self.system_prompt = system_prompt
