@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from replay_runs import TASKS, gold_targets, pick_wrong, replay_run, write_replay
+from replay_runs import gold_targets, pick_wrong, replay_run, write_replay
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,9 @@ Each evaluator takes every task of its type at once, so requests from all of
 them reach the backend together, and returns the SampleRecords of each task.
 Importing this package registers every evaluator module in it.
 """
-from evalkit.evaluators.context import EvalContext, TaskRun  # noqa: F401
+from evalkit.evaluators.context import EvalContext, TaskRun
 from evalkit.registry import import_submodules
+
+__all__ = ["EvalContext", "TaskRun"]
 
 import_submodules(__name__)
