@@ -16,8 +16,8 @@ the tokenizer's special tokens (the template already holds them).
 
 ``data_parallel_size=N`` runs N engine replicas as Ray actors that live as
 long as the backend; requests are dealt round-robin from the length-sorted
-list so each replica gets a similar mix. That path needs ``ray`` and is not
-exercised by the CPU test lane (the replicas would fight over two cores).
+list so each replica gets a similar mix. That path needs ``ray``; the CPU
+lane runs it with two replicas (tests/vllm/test_vllm_data_parallel.py).
 
 ``vllm`` is imported only inside the functions that build or drive an
 engine, so ``import evalkit`` never imports it.
