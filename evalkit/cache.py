@@ -78,8 +78,7 @@ class CachedGenerator:
             on_total(len(missing))
         fresh: dict[str, tuple[str, str, int, int]] = {}
         if missing:
-            def on_result(j: int, gen: Generation) -> None:
-                _, _, ks = missing[j]
+            def keep(ks: list[str], gen: Generation) -> None:
                 self._commit(ks, gen)
                 for k, (t, fr) in zip(ks, _pairs(gen)):
                     fresh[k] = (t, fr, gen.usage.get("prompt_tokens", 0), 0)
@@ -87,12 +86,10 @@ class CachedGenerator:
             subs = [m[1] for m in missing]
             self.sent_requests += len(subs)
             self.sent_samples += sum(s.params.n for s in subs)
-            gens = self.backend.generate(subs, progress=progress, on_result=on_result)
+            gens = self.backend.generate(subs, progress=progress, on_result=lambda j, gen: keep(missing[j][2], gen))
             for (_, _, ks), gen in zip(missing, gens):  # backends that skip on_result still count
                 if ks[0] not in fresh:
-                    self._commit(ks, gen)
-                    for k, (t, fr) in zip(ks, _pairs(gen)):
-                        fresh[k] = (t, fr, gen.usage.get("prompt_tokens", 0), 0)
+                    keep(ks, gen)
         out = []
         for ks in keys:
             got = [found.get(k) or fresh[k] for k in ks]
