@@ -4,8 +4,8 @@ Plans are tried strongest first; the runner keeps the first one under which a
 trivial program really passes, so the isolation string reports what works here
 rather than what ought to:
 
-1. Linux namespaces (net, pid, mount, ipc, uts) via util-linux ``unshare``; as
-   root also a fresh uid per run; without root a user namespace instead.
+1. Linux namespaces (net, pid, mount, ipc, uts) via unshare(2); as root also a
+   fresh uid per run; without root a user namespace instead.
 2. As root without namespaces: a fresh uid per run.
 3. rlimits, a new session and a process-group kill only.
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 from dataclasses import dataclass, replace
 
 from evalkit.sandbox import cgroup
@@ -25,8 +24,6 @@ from evalkit.sandbox.limits import Limits
 FORCE_ENV = "EVALKIT_SANDBOX_ISOLATION"
 # Fresh uids come from a range no distribution hands out, so a uid names one run.
 UID_BASE, UID_SPAN = 1_500_000_000, 500_000_000
-NAMESPACE_FLAGS = ("--net", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc",
-                   "--propagation", "private", "--ipc", "--uts")
 # Hiding any of these would break the interpreter; a HOME that contains one stays visible.
 _SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/dev", "/proc", "/sys")
 
@@ -54,13 +51,6 @@ class Plan:
         text = "+".join(parts + ["rlimits"])
         return f"{text} ({self.why_weaker})" if self.why_weaker else text
 
-    def command(self, python: str, bootstrap: str, config: str) -> list[str]:
-        tail = [python, "-I", "-S", bootstrap, config]
-        if not self.namespaces:
-            return tail
-        user = ["--user", "--map-root-user"] if self.userns else []
-        return [shutil.which("unshare") or "unshare", *user, *NAMESPACE_FLAGS, *tail]
-
     def nproc(self, limits: Limits) -> int | None:
         """RLIMIT_NPROC for the child. It counts every task of the child's real
         uid machine-wide, so it is exact only with a dedicated uid; a root child
@@ -76,13 +66,10 @@ def candidate_plans() -> list[Plan]:
     """Plans to try, strongest first."""
     if os.environ.get(FORCE_ENV, "auto") == "rlimits":
         return [Plan(False, False, False, None, f"forced by {FORCE_ENV}=rlimits")]
-    has_unshare = shutil.which("unshare") is not None
     if os.geteuid() != 0:
-        plans = [Plan(True, True, False, None)] if has_unshare else []
-        return plans + [Plan(False, False, False, None, "" if has_unshare else "no unshare binary")]
+        return [Plan(True, True, False, None), Plan(False, False, False, None)]
     roots = cgroup.find_roots()
-    plans = [Plan(True, False, True, roots)] if has_unshare else []
-    return plans + [Plan(False, False, True, roots), Plan(False, False, False, roots)]
+    return [Plan(True, False, True, roots), Plan(False, False, True, roots), Plan(False, False, False, roots)]
 
 
 def weakened(plan: Plan, failures: list[str]) -> Plan:

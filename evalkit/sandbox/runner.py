@@ -2,8 +2,9 @@
 
 Each run is a separate process tree, never an exec() in the harness:
 
-    harness -> [unshare (namespaces)] -> python -I -S _bootstrap.py (PID 1, builds the sandbox)
-            -> [fork: PID 1 stays to reap] -> exec python -s -S -B -P -c <launcher> (fresh uid, rlimits)
+    harness -> zygote (a warm, privileged interpreter; see _bootstrap)
+            -> [fork] outer process: own session, cgroup, new net/pid/mount/ipc/uts namespaces
+            -> [fork] PID 1 of the namespace: mounts, reaps -> [fork] the program (fresh uid, rlimits)
 
 The program gets a fresh directory as cwd (a size-capped tmpfs mounted as
 /tmp when a mount namespace is available), HOME and TMPDIR inside it, an
@@ -13,7 +14,7 @@ with a byte cap; a program over the cap, over the wall clock, or done is
 followed by a sweep that SIGKILLs its process group, its cgroup members and
 every process of its uid, so daemons that called setsid() die too.
 
-The interpreter runs with ``-s -S -B -P`` (``-P`` from 3.11) rather than ``-I``: ``-I`` also
+The zygote runs with ``-s -S -B -P`` (``-P`` from 3.11) rather than ``-I``: ``-I`` also
 implies ``-E``, which would ignore PYTHONHASHSEED=0 and make set/dict order of
 strings differ between runs; the environment is built from scratch here, so
 ``-E`` has nothing left to protect against.
@@ -25,7 +26,6 @@ import marshal
 import os
 import selectors
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,9 +39,9 @@ from evalkit.sandbox import cgroup, reap
 from evalkit.sandbox.isolation import FORCE_ENV, Plan, candidate_plans, exposed_dirs, fresh_uid, hidden_dirs, weakened
 from evalkit.sandbox.limits import Limits
 from evalkit.sandbox.result import ERROR, ExecResult, Outcome, classify
+from evalkit.sandbox.zygote import Pool, Run
 
 _HERE = Path(__file__).resolve().parent
-_BOOTSTRAP = str(_HERE / "_bootstrap.py")
 # The base interpreter, not the venv's wrapper: the sandbox needs only the
 # stdlib, and the venv's files need not be readable there.
 _PYTHON = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
@@ -55,12 +55,12 @@ CHILD_ENV = {
     "PYTHONIOENCODING": "utf-8",
     "PYTHONDONTWRITEBYTECODE": "1",
 }
-_BOOTSTRAP_ENV = {"PATH": CHILD_ENV["PATH"], "LANG": "C.UTF-8"}
 _CHUNK = 1 << 16
 _MAX_VERDICT_BYTES = 4096  # the result pipe carries a nonce or a setup error, nothing long
 _STDERR_TAIL = 8192
 _PROBE_LIMITS = Limits(timeout_s=20.0, memory_mb=512)
 
+_ZYGOTES = Pool(_PYTHON, PYTHON_FLAGS, CHILD_ENV)
 _plan_lock = threading.Lock()
 _plan_cache: tuple[str | None, Plan] | None = None
 
@@ -137,24 +137,20 @@ def _spawn_and_watch(program: str, host_dir: str, limits: Limits, plan: Plan, ui
     nonce = os.urandom(16).hex().encode()
     nonce_r, nonce_w = os.pipe()
     result_r, result_w = os.pipe()
-    config = _bootstrap_config(program, host_dir, limits, plan, uid, group, nonce_r, result_w)
-    stdin_file = _stdin_file(host_dir, stdin)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    stdin_fd = os.open(_stdin_path(host_dir, stdin), os.O_RDONLY)
+    config = _bootstrap_config(program, host_dir, limits, plan, uid, group)
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(
-            plan.command(_PYTHON, _BOOTSTRAP, config), stdin=stdin_file, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, pass_fds=(nonce_r, result_w), start_new_session=True,
-            env=_BOOTSTRAP_ENV, cwd=host_dir,
-        )
+        proc = _ZYGOTES.start(config, [stdin_fd, out_w, err_w, nonce_r, result_w], out_r, err_r)
     except OSError as exc:
-        for fd in (nonce_r, nonce_w, result_r, result_w):
+        for fd in (nonce_w, result_r, out_r, err_r):
             os.close(fd)
         return ExecResult(ERROR, None, "", "", 0.0, f"could not start the sandbox: {exc}", plan.describe())
     finally:
-        if stdin_file is not subprocess.DEVNULL:
-            stdin_file.close()
-    os.close(nonce_r)
-    os.close(result_w)
+        for fd in (stdin_fd, out_w, err_w, nonce_r, result_w):
+            os.close(fd)  # the run holds its own copies
     sweep = _Sweep(proc, uid, group)
     try:
         try:
@@ -174,20 +170,17 @@ def _spawn_and_watch(program: str, host_dir: str, limits: Limits, plan: Plan, ui
 
 
 def _bootstrap_config(program: str, host_dir: str, limits: Limits, plan: Plan, uid: int | None,
-                      group: cgroup.RunGroup | None, nonce_fd: int, result_fd: int) -> str:
-    """The bootstrap's instructions, as hex of marshal: decoding it needs no
-    import, and json's imports would cost every run ~15 ms of start-up."""
+                      group: cgroup.RunGroup | None) -> bytes:
+    """The zygote's instructions for one run, marshalled (it imports nothing to read them)."""
     hide = hidden_dirs(os.environ.get("HOME"))
     return marshal.dumps({
-        "program": program, "workdir": host_dir, "private_fs": plan.namespaces,
-        "pid_namespace": plan.namespaces, "uid": uid,
+        "program": program, "workdir": host_dir, "namespaces": plan.namespaces, "userns": plan.userns,
+        "private_fs": plan.namespaces, "pid_namespace": plan.namespaces, "uid": uid,
         "tmpfs_mb": limits.tmpfs_mb, "hide": hide,
         "expose": exposed_dirs(hide, [sys.base_prefix, os.path.dirname(_PYTHON)]),
         "cgroup_procs": group.procs_files if group else [],
-        "rlimits": limits.rlimits(plan.nproc(limits)), "env": dict(CHILD_ENV), "python": _PYTHON,
-        "python_flags": PYTHON_FLAGS, "launcher": _launcher_source(),
-        "nonce_fd": nonce_fd, "result_fd": result_fd,
-    }).hex()
+        "rlimits": limits.rlimits(plan.nproc(limits)), "env": dict(CHILD_ENV), "launcher": _launcher_source(),
+    })
 
 
 @functools.lru_cache(maxsize=1)
@@ -195,12 +188,12 @@ def _launcher_source() -> str:
     return (_HERE / "_launcher.py").read_text()
 
 
-def _stdin_file(host_dir: str, stdin: str | None) -> Any:
+def _stdin_path(host_dir: str, stdin: str | None) -> str:
     if stdin is None:
-        return subprocess.DEVNULL
+        return os.devnull
     path = os.path.join(host_dir, "stdin.txt")
     Path(path).write_text(stdin, encoding="utf-8")
-    return open(path, "rb")
+    return path
 
 
 @dataclass
@@ -215,7 +208,7 @@ class _Capture:
     duration_s: float
 
 
-def _collect(proc: subprocess.Popen, result_r: int, limits: Limits, started: float, on_exit: Any) -> _Capture:
+def _collect(proc: Run, result_r: int, limits: Limits, started: float, on_exit: Any) -> _Capture:
     """Reads stdout, stderr and the result pipe until the run ends, the wall
     clock runs out or the output cap is hit. When the main process exits,
     ``on_exit`` kills whatever it left, so the pipes reach EOF promptly."""
@@ -225,25 +218,24 @@ def _collect(proc: subprocess.Popen, result_r: int, limits: Limits, started: flo
     sel = selectors.DefaultSelector()
     for fd in bufs:
         sel.register(fd, selectors.EVENT_READ)
-    pidfd = _pidfd(proc.pid)
-    if pidfd is not None:  # wakes the loop the moment the process exits
-        sel.register(pidfd, selectors.EVENT_READ)
+    exit_fd = proc.exit_fd()  # readable the moment the run's exit status arrives
+    sel.register(exit_fd, selectors.EVENT_READ)
     exited_at, timed_out, overflow = None, False, False
     try:
         while True:
             if exited_at is None and proc.poll() is not None:
                 exited_at = time.monotonic()
                 on_exit()
-            pipes_open = any(key.fd != pidfd for key in sel.get_map().values())
+            pipes_open = any(key.fileobj is not exit_fd for key in sel.get_map().values())
             if exited_at is not None and not pipes_open:
                 break
             left = deadline - time.monotonic()
             if left <= 0:
                 timed_out = exited_at is None  # a pipe held open after exit is not the program's time
                 break
-            for key, _ in sel.select(left if pidfd is not None else min(left, 0.02)):
-                if key.fd == pidfd:
-                    sel.unregister(pidfd)  # poll() at the top of the loop takes it from here
+            for key, _ in sel.select(left):
+                if key.fileobj is exit_fd:
+                    sel.unregister(exit_fd)  # poll() at the top of the loop takes it from here
                     continue
                 chunk = os.read(key.fd, _CHUNK)
                 if not chunk:
@@ -258,17 +250,8 @@ def _collect(proc: subprocess.Popen, result_r: int, limits: Limits, started: flo
                 break
     finally:
         sel.close()
-        if pidfd is not None:
-            os.close(pidfd)
     duration = (exited_at or time.monotonic()) - started
     return _Capture(bytes(bufs[out_fd]), bytes(bufs[err_fd]), bytes(bufs[result_r]), timed_out, overflow, duration)
-
-
-def _pidfd(pid: int) -> int | None:
-    try:
-        return os.pidfd_open(pid)
-    except (AttributeError, OSError):  # Linux < 5.3, or not Linux: poll instead
-        return None
 
 
 def _signal_from_init(verdict: bytes, returncode: int | None) -> int | None:
@@ -284,7 +267,7 @@ class _Sweep:
     """Kills what a run left, at its exit and again at the end; a clean sweep
     is final, since with no process left nothing can fork a new one."""
 
-    def __init__(self, proc: subprocess.Popen, uid: int | None, group: cgroup.RunGroup | None):
+    def __init__(self, proc: Run, uid: int | None, group: cgroup.RunGroup | None):
         self.proc, self.uid, self.group = proc, uid, group
         self.survivors: list[int] | None = None
 
@@ -294,7 +277,7 @@ class _Sweep:
         return self.survivors
 
 
-def _kill_everything(proc: subprocess.Popen, uid: int | None, group: cgroup.RunGroup | None) -> list[int]:
+def _kill_everything(proc: Run, uid: int | None, group: cgroup.RunGroup | None) -> list[int]:
     """SIGKILLs the run's process group, its cgroup members and its uid's
     processes; returns pids that would not die (normally none)."""
     reap.kill_group(proc.pid)
