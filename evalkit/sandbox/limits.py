@@ -39,7 +39,7 @@ class Limits:
         return (self.memory_mb + self.tmpfs_mb) * MIB
 
     def rlimits(self, nproc: int | None) -> list[tuple[str, int, int]]:
-        """(resource name, soft, hard) for the bootstrap to apply before exec.
+        """(resource name, soft, hard) for the sandbox to apply before the program starts.
 
         ``nproc`` is None where RLIMIT_NPROC would not work (a root child
         ignores it), so it is left alone there.

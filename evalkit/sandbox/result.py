@@ -33,7 +33,7 @@ class Outcome:
     timed_out: bool = False
     output_overflow: bool = False
     oom_killed: bool = False  # the memory cgroup's OOM killer fired
-    setup_error: str = ""  # the bootstrap could not build the sandbox
+    setup_error: str = ""  # the zygote could not build the sandbox
     stderr_tail: str = ""
 
 

@@ -11,8 +11,9 @@ The program gets a fresh directory as cwd (a size-capped tmpfs mounted as
 environment built from scratch (nothing of the harness's), stdin from
 /dev/null or the given text, and its own session. Output is read in chunks
 with a byte cap; a program over the cap, over the wall clock, or done is
-followed by a sweep that SIGKILLs its process group, its cgroup members and
-every process of its uid, so daemons that called setsid() die too.
+followed by a sweep that SIGKILLs its process group and its cgroup members
+(without a cgroup: every process of its uid), so daemons that called setsid()
+die too.
 
 The zygote runs with ``-s -S -B -P`` (``-P`` from 3.11) rather than ``-I``: ``-I`` also
 implies ``-E``, which would ignore PYTHONHASHSEED=0 and make set/dict order of
@@ -285,8 +286,10 @@ def _kill_everything(proc: Run, uid: int | None, group: cgroup.RunGroup | None) 
         proc.kill()
     listers = []
     if group is not None:
+        # exact on its own: an unprivileged process cannot leave its cgroup,
+        # and scanning /proc for the uid would cost every run milliseconds
         listers.append(lambda: cgroup.members(group))
-    if uid is not None:
+    elif uid is not None:
         listers.append(lambda: reap.pids_of_uid(uid))
     return reap.kill_all(*listers) if listers else []
 
