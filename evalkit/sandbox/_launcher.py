@@ -1,7 +1,8 @@
 """Runs the sandboxed program as __main__ and vouches that it ran to its end.
 
-Passed to the sandboxed interpreter with ``-c`` (so it needs no readable file
-inside the sandbox), with argv ``NONCE_FD RESULT_FD PROGRAM``. It reads this
+Its source travels in each run's config, and the zygote's forked child runs
+it as a fresh ``__main__`` (so it needs no readable file inside the sandbox),
+with argv ``NONCE_FD RESULT_FD PROGRAM``. It reads this
 run's random nonce from a pipe only the harness knows, runs the program, and
 writes the nonce back on the result pipe only if the program's code fell off
 its end without raising. ``sys.exit(0)``, ``os._exit(0)``, a signal, or an
