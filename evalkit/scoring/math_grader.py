@@ -3,7 +3,8 @@
 Grading runs from cheap to expensive, so that the common case never touches
 sympy: normalized strings, then exact rationals in-process, then a structural
 split (tuples, intervals, sets, matrices, relations) compared element by
-element, and only for what is left a sympy comparison. Sympy can hang or eat
+element, and for what is left a sympy comparison, unless latex_numeric shows
+numerically that the two differ (most wrong answers). Sympy can hang or eat
 memory on pathological input and no thread can be interrupted, so sympy runs
 in a persistent child process that is killed and replaced when it overruns.
 """
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from evalkit.scoring.latex_numeric import clearly_different
 from evalkit.types import Score
 
 log = logging.getLogger("evalkit.math")
@@ -409,6 +411,8 @@ def _compare_atoms(p: str, g: str, budget: _Budget) -> bool:
     why = _explosive(p) or _explosive(g)
     if why:
         return budget.refuse(why, p, g)
+    if clearly_different(p, g):  # what sympy would conclude, 25 ms sooner
+        return False
     verdict = _WORKER.compare(p, g, budget.deadline)
     if verdict in ("equal", "different"):
         return verdict == "equal"
