@@ -494,6 +494,13 @@ def is_equiv(pred: str | None, gold: str, timeout_s: float = 5.0) -> bool:
     return _judge(pred, gold, timeout_s)[0]
 
 
+def warm_up() -> bool:
+    """Start the sympy worker and wait until it is ready (importing sympy takes a
+    second or two), so that the first comparison needing it does not pay for it."""
+    with _WORKER._lock:
+        return _WORKER._ensure_ready()
+
+
 def grade(pred_text: str, gold: str, timeout_s: float = 5.0) -> Score:
     """Score a full model output against a gold MATH answer."""
     extracted = extract_math_answer(pred_text)
@@ -656,7 +663,7 @@ def _serve() -> None:
         soft = 3 << 30  # a runaway computation hits MemoryError, not the machine
         hard = resource.getrlimit(resource.RLIMIT_AS)[1]
         resource.setrlimit(resource.RLIMIT_AS, (soft if hard < 0 else min(soft, hard), hard))
-        _to_sympy("1+1")  # import and warm the parser before declaring readiness
+        _sympy_equal(_to_sympy("x^2-1"), _to_sympy("(x-1)(x+1)"))  # import and warm parser, simplify
     except Exception as e:  # noqa: BLE001 - reported to the parent, which logs it
         out.write(json.dumps({"ready": False, "error": repr(e)}) + "\n")
         out.flush()
