@@ -201,8 +201,9 @@ def normalize_answer(ans: str) -> str:
         s = inner
     s = s.replace("\u2212", "-")  # unicode minus
     s = re.sub(r"(\d)(?:,\s*\\!|\{,\})\s*(?=\d{3}(?!\d))", r"\1", s)  # 10,\!000 and 10{,}000
-    for pattern, repl in _COMPILED:
-        s = pattern.sub(repl, s)
+    if "\\" in s or "~" in s or "%" in s or "$" in s or not s.isascii():  # else none matches
+        for pattern, repl in _COMPILED:
+            s = pattern.sub(repl, s)
     s = _strip_units(s).strip()
     if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?", s):
         s = s.replace(",", "")  # 1,000 -> 1000, but "1, 000" or "(1,000)" are lists
@@ -253,7 +254,7 @@ _NUMBER_FORMS = (
 def _to_number(s: str) -> _Num | None:
     """Exact value of a plain number (int, decimal, fraction, mixed, a*10^k)."""
     sign, body = (-1, s[1:]) if s.startswith("-") else (1, s.lstrip("+"))
-    if len(body) > 400 or re.search(r"\d{300}", body):
+    if len(body) > 400 or (len(body) >= 300 and re.search(r"\d{300}", body)):
         return None  # long literals go the guarded slow way
     for pattern, value in _NUMBER_FORMS:
         if m := pattern.fullmatch(body):
@@ -288,6 +289,8 @@ _RELATION = re.compile(r"<=|>=|\\le(?![A-Za-z])|\\ge(?![A-Za-z])|\\ne(?![A-Za-z]
 
 def _split_top(s: str, sep: re.Pattern) -> tuple[list[str], list[str]]:
     """Split `s` on `sep` outside any bracket; returns the parts and the separators."""
+    if not sep.search(s):
+        return [s], []  # the common case, without the scan
     parts, seps, depth, last, i = [], [], 0, 0, 0
     while i < len(s):
         ch = s[i]
