@@ -60,7 +60,7 @@ def rows(parsed: dict, peak_rss_mb: float) -> list[dict]:
 
 def main(repeats: int = 3) -> dict:
     if not VLLM_PY.exists():
-        return {"bench": BENCH, "rows": [], "skipped": f"{VLLM_PY.relative_to(REPO)} is missing (make install-vllm)"}
+        return {"bench": BENCH, "rows": [], "skipped": f"{VLLM_PY} is missing (make install-vllm)"}
     t = timed([VLLM_PY, HERE / "vllm_nsampling.py", "--rounds", str(repeats)], env={"VLLM_CPU_KVCACHE_SPACE": "1"})
     parsed = parse(t.stdout)
     # one process runs both, so the peak RSS (engine included) is the same for both rows
