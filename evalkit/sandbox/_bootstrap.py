@@ -120,7 +120,7 @@ def _unescape(path):
 
 def _prepare_workdir(cfg, source):
     """Writes the program and a HOME into the sandbox dir; returns its path."""
-    workdir = "/tmp" if cfg["private_fs"] else cfg["workdir"]
+    workdir = "/tmp" if cfg["namespaces"] else cfg["workdir"]
     program = os.path.join(workdir, "main.py")
     if program != cfg["program"]:
         with open(program, "wb") as f:
@@ -199,10 +199,10 @@ def _sandbox(cfg):
     """Mounts, workdir, then (in a PID namespace, as its PID 1) fork the program."""
     with open(cfg["program"], "rb") as f:
         source = f.read()
-    if cfg["private_fs"]:
+    if cfg["namespaces"]:
         _private_filesystem(cfg)
     workdir = _prepare_workdir(cfg, source)
-    if cfg["pid_namespace"]:
+    if cfg["namespaces"]:  # this process is PID 1 of the new namespace
         child = os.fork()
         if child:
             _be_init(child, cfg)

@@ -175,8 +175,7 @@ def _bootstrap_config(program: str, host_dir: str, limits: Limits, plan: Plan, u
     """The zygote's instructions for one run, marshalled (it imports nothing to read them)."""
     hide = hidden_dirs(os.environ.get("HOME"))
     return marshal.dumps({
-        "program": program, "workdir": host_dir, "namespaces": plan.namespaces, "userns": plan.userns,
-        "private_fs": plan.namespaces, "pid_namespace": plan.namespaces, "uid": uid,
+        "program": program, "workdir": host_dir, "namespaces": plan.namespaces, "userns": plan.userns, "uid": uid,
         "tmpfs_mb": limits.tmpfs_mb, "hide": hide,
         "expose": exposed_dirs(hide, [sys.base_prefix, os.path.dirname(_PYTHON)]),
         "cgroup_procs": group.procs_files if group else [],
@@ -279,8 +278,8 @@ class _Sweep:
 
 
 def _kill_everything(proc: Run, uid: int | None, group: cgroup.RunGroup | None) -> list[int]:
-    """SIGKILLs the run's process group, its cgroup members and its uid's
-    processes; returns pids that would not die (normally none)."""
+    """SIGKILLs the run's process group and its cgroup members (without a
+    cgroup, its uid's processes); returns pids that would not die (normally none)."""
     reap.kill_group(proc.pid)
     if proc.poll() is None:
         proc.kill()

@@ -87,12 +87,12 @@ class Run:
 
     def poll(self) -> int | None:
         if self.returncode is None and self.zygote.answered():
-            self._finish(None)
+            self._finish()
         return self.returncode
 
     def wait(self) -> int:
         if self.returncode is None:
-            self._finish(None)
+            self._finish()
         return self.returncode
 
     def kill(self) -> None:
@@ -102,9 +102,9 @@ class Run:
             except ProcessLookupError:
                 pass
 
-    def _finish(self, timeout_s: float | None) -> None:
+    def _finish(self) -> None:
         try:
-            self.returncode = self.zygote.read_int(timeout_s)
+            self.returncode = self.zygote.read_int(None)
             self._release(self.zygote, healthy=True)
         except (ZygoteError, ValueError, OSError):
             self.returncode = -signal.SIGKILL  # the zygote died with the run; the run is over too
