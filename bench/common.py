@@ -6,6 +6,7 @@ never a lone absolute time.
 """
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -62,3 +63,8 @@ def alternate(commands: dict[str, list[str]], repeats: int = 3, env: dict[str, s
 
 def median(xs: list[float]) -> float:
     return statistics.median(xs)
+
+
+def last_json(stdout: str) -> dict:
+    """The JSON line a bench script prints last (anchors print progress before it)."""
+    return json.loads(stdout.strip().splitlines()[-1])

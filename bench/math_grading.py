@@ -8,15 +8,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ANCHOR_PY, EVALKIT_PY, OUT, alternate, median
+from common import ANCHOR_PY, EVALKIT_PY, OUT, alternate, last_json, median
 from make_math_candidates import main as make_candidates
 
 HERE = Path(__file__).resolve().parent
 
-
-def _last(stdout: str) -> dict:
-    """The JSON line the executor prints last (anchors print progress before it)."""
-    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def main(repeats: int = 3) -> dict:
@@ -30,11 +26,11 @@ def main(repeats: int = 3) -> dict:
         "lm-eval minerva is_equiv": [ANCHOR_PY, HERE / "grade_math.py", "minerva", cands],
     }
     res = alternate(commands, repeats)
-    anchor = median([_last(t.stdout)["seconds"] for t in res["math-verify"]])
+    anchor = median([last_json(t.stdout)["seconds"] for t in res["math-verify"]])
     rows, agreement = [], {}
     for name, ts in res.items():
-        secs = median([_last(t.stdout)["seconds"] for t in ts])
-        verdicts = _last(ts[0].stdout)["verdicts"]
+        secs = median([last_json(t.stdout)["seconds"] for t in ts])
+        verdicts = last_json(ts[0].stdout)["verdicts"]
         counts = {k: [0, 0] for k in ("gold", "rewrite", "wrong")}
         for r, v in zip(rows_in, verdicts):
             counts[r["kind"]][0 if v else 1] += 1

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ANCHOR_PY, DATA, EVALKIT_PY, OUT, alternate, median
+from common import ANCHOR_PY, DATA, EVALKIT_PY, OUT, alternate, last_json, median
 
 HERE = Path(__file__).resolve().parent
 BENCH = "SciFact retrieval, MiniLM (300 queries x 5,183 docs)"
@@ -77,11 +77,6 @@ def cpu_seconds(stdout: str) -> float:
     return float(stdout.rsplit("EVALKIT_BENCH_CPU_S=", 1)[1].split()[0])
 
 
-def mteb_run(stdout: str) -> dict:
-    """The JSON line mteb_scifact.py prints last."""
-    return json.loads(stdout.strip().splitlines()[-1])
-
-
 def compare(ours: dict[str, float], theirs: dict[str, float]) -> dict:
     """Every shared metric key, its largest absolute difference and whether all lie within TOLERANCE."""
     shared = sorted(set(ours) & set(theirs))
@@ -105,7 +100,7 @@ def main(repeats: int = 3) -> dict:
     commands[ANCHOR] = [ANCHOR_PY, HERE / "mteb_scifact.py", DATA / "retrieval" / "scifact", model_path()]
     res = alternate(commands, repeats)
 
-    runs = [mteb_run(t.stdout) for t in res[ANCHOR]]
+    runs = [last_json(t.stdout) for t in res[ANCHOR]]
     theirs = runs[-1]["metrics"]
     anchor_wall = median([t.wall_s for t in res[ANCHOR]])
     anchor_cpu = median([r["cpu_s"] for r in runs])
