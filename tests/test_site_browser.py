@@ -100,7 +100,9 @@ def test_sort_open_filter_screenshot(page, site, tmp_path):
 
     # index -> perturbed run -> its navigate samples
     page.click(f"text={site['pert']}")
+    page.wait_for_load_state()
     page.click("#metrics-table a[href='bbh_navigate.html']")
+    page.wait_for_load_state()  # a click waits for the navigation to commit, not for the page to finish parsing
     assert page.title().startswith("evalkit · bbh_navigate")
     total = page.locator("details.sample").count()
     assert total == 250
