@@ -14,7 +14,7 @@ def main() -> None:
     samples = [json.loads(line) for line in open(samples_path)]
     t0 = time.perf_counter()
     if which == "evalkit":
-        from evalkit.scoring.code import check_humaneval, load_humaneval
+        from evalkit.benchmarks.humaneval import check_humaneval, load_humaneval
 
         problems = {p["task_id"]: p for p in load_humaneval(problems_path)}
         results = check_humaneval([problems[s["task_id"]] for s in samples], [s["completion"] for s in samples])

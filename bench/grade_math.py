@@ -11,7 +11,7 @@ import time
 
 
 def evalkit_grader():
-    from evalkit.scoring.math_grader import grade, warm_up
+    from evalkit.benchmarks.math.grader import grade, warm_up
 
     warm_up()  # its sympy worker imports sympy now, as the other graders import theirs
     return lambda cand, gold: grade(cand, gold).value == 1.0

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="evalkit: evaluate language models on benchmarks, store every sample, compare runs.")
@@ -47,9 +47,9 @@ def run(
     max_rounds: Optional[int] = typer.Option(None, "--max-rounds", help="CRITIC revision rounds (default: the task's, else 3)."),
 ) -> None:
     """Evaluate MODEL on TASKS; print a results table and store the run."""
-    from evalkit.backends import parse_model_args
-    from evalkit.report import print_results
-    from evalkit.runner import RunConfig, run as do_run
+    from evalkit.models import parse_model_args
+    from evalkit.report.console import print_results
+    from evalkit.run.runner import RunConfig, run as do_run
 
     cfg = RunConfig(model=model, tasks=_split(tasks), limit=limit, batch_size=batch_size, output=output,
                     store=Path(store), seed=seed, data_dir=data_dir, samples=samples,
@@ -72,8 +72,8 @@ def list_tasks(
     from rich.console import Console
     from rich.table import Table
 
-    from evalkit.data import data_dir as resolve_root, load_records
-    from evalkit.taskspec import load_catalog
+    from evalkit.spec.loaders import data_dir as resolve_root, load_records
+    from evalkit.spec.taskspec import load_catalog
 
     cat = load_catalog()
     root = resolve_root(data_dir)
@@ -105,7 +105,7 @@ def runs(store: str = typer.Option(_store_default(), "--store", help="SQLite sto
     from rich.console import Console
     from rich.table import Table
 
-    from evalkit.report import print_results
+    from evalkit.report.console import print_results
     from evalkit.store import Store
 
     st = Store(store)
@@ -124,7 +124,7 @@ def runs(store: str = typer.Option(_store_default(), "--store", help="SQLite sto
 @app.command("prepare-model")
 def prepare_model(name: str = typer.Argument("smollm2-135m", help="Packaged model alias.")) -> None:
     """Convert a packaged GGUF model once into a cached safetensors folder (hf and vLLM load it); print its path."""
-    from evalkit.models import prepared_model_dir
+    from evalkit.models.aliases import prepared_model_dir
 
     typer.echo(str(prepared_model_dir(name)))
 
@@ -145,7 +145,7 @@ def compare(
     by: str = typer.Option("task", "--by", help="task: one test per task; group: pool each group's subtasks into one test (more power)."),
 ) -> None:
     """Paired per-task comparison of two runs: delta, 95% CI, p-value (Holm), flipped samples."""
-    from evalkit.compare import run_cli
+    from evalkit.report.compare import run_cli
 
     text, code = run_cli(baseline, candidate, store, _split(tasks) or None, fmt, fail_on, alpha, min_delta,
                          resamples, seed, max_flips, by)
@@ -164,8 +164,8 @@ def leaderboard_show(
     store: str = typer.Option(_store_default(), "--store", help="SQLite store (env EVALKIT_STORE)."),
 ) -> None:
     """Models x tasks, value ± 95% CI from the latest complete run of each, with macro and rank aggregates."""
-    from evalkit.compare import open_store
-    from evalkit.leaderboard import build_board, load_leaderboard, print_board
+    from evalkit.report.compare import open_store
+    from evalkit.report.leaderboard import build_board, load_leaderboard, print_board
 
     print_board(build_board(load_leaderboard(name), open_store(store)))
 
@@ -173,7 +173,7 @@ def leaderboard_show(
 @leaderboard_app.command("list")
 def leaderboard_list() -> None:
     """List the defined leaderboards and their tasks."""
-    from evalkit.leaderboard import load_leaderboards
+    from evalkit.report.leaderboard import load_leaderboards
 
     for name, spec in load_leaderboards().items():
         typer.echo(f"{name}: {spec.title} ({', '.join(t.task for t in spec.tasks)})")
@@ -189,7 +189,7 @@ def site_build(
     store: str = typer.Option(_store_default(), "--store", help="SQLite store (env EVALKIT_STORE)."),
 ) -> None:
     """Build a self-contained static site: leaderboards, charts, runs and a per-sample browser."""
-    from evalkit.site import build_site
+    from evalkit.report.site import build_site
 
     typer.echo(f"site: {build_site(store, out)}")
 
@@ -202,7 +202,7 @@ def export(
     output: Optional[str] = typer.Option(None, "--output", "-o", help="File to write (default results_<run>.json; - for stdout)."),
 ) -> None:
     """Write a stored run in another harness's results format."""
-    from evalkit.export import export_run
+    from evalkit.report.export import export_run
 
     where = export_run(run_ref, store, fmt, output)
     typer.echo(where.rstrip("\n") if output == "-" else f"wrote {where}")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from evalkit.backends.base import BaseBackend
-from evalkit.types import Generation, Request
+from evalkit.models.base import BaseBackend
+from evalkit.core.types import Generation, Request
 
 
 class ScriptedBackend(BaseBackend):

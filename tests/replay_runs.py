@@ -1,14 +1,14 @@
 """Real stored runs for compare/site tests: BBH gold replays, perturbed replays
 (some answers wrong, some outputs hostile HTML) and dummy-model runs, all
-through `evalkit.runner.run`."""
+through `evalkit.run.runner.run`."""
 from __future__ import annotations
 
 import json
 import random
 from pathlib import Path
 
-from evalkit.runner import RunConfig, run
-from evalkit.taskspec import load_catalog
+from evalkit.run.runner import RunConfig, run
+from evalkit.spec.taskspec import load_catalog
 
 TASKS = ["bbh_navigate", "bbh_boolean_expressions", "bbh_date_understanding"]
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)></pre></details><b>bold</b>'

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.data import load_docs
-from evalkit.runner import RunConfig, run
-from evalkit.taskspec import load_catalog
+from evalkit.spec.loaders import load_docs
+from evalkit.run.runner import RunConfig, run
+from evalkit.spec.taskspec import load_catalog
 
 NO_GOLD = {("jec_qa_kd", 211)}
 ZH = ("gaokao", "jec_qa", "logiqa_zh")

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from evalkit.scoring.bbh import extract_bbh, normalize_target
-from evalkit.types import Doc
+from evalkit.benchmarks.bbh import extract_bbh, normalize_target
+from evalkit.core.types import Doc
 
 MC_INPUT = ("Today is Christmas Eve of 1937. What is the date tomorrow in MM/DD/YYYY?\nOptions:\n"
             "(A) 12/11/1937\n(B) 12/25/1937\n(C) 01/04/1938\n(D) 12/04/1937\n(E) 12/25/2006\n(F) 07/25/1937")
@@ -73,7 +73,7 @@ def test_targets_normalise_like_answers(target, doc, fmt, expected):
 
 def test_every_subtask_target_is_a_fixed_point(data_dir):
     """Each real reference answer, written as a model would, extracts to itself."""
-    from evalkit.taskspec import load_catalog
+    from evalkit.spec.taskspec import load_catalog
 
     cat = load_catalog()
     for name in cat.expand("bbh"):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.runner import RunConfig, run
-from evalkit.taskspec import load_catalog
+from evalkit.run.runner import RunConfig, run
+from evalkit.spec.taskspec import load_catalog
 
 
 def _gold_replay(path: Path, data_dir: Path, group: str, render) -> int:

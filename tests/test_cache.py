@@ -1,9 +1,9 @@
 """The generation cache: per-sample keys, resume of partial requests, dedupe."""
 from __future__ import annotations
 
-from evalkit.cache import CachedGenerator, _gaps
+from evalkit.run.cache import CachedGenerator, _gaps
 from evalkit.store import Store
-from evalkit.types import GenParams, Request
+from evalkit.core.types import GenParams, Request
 
 from fakes import ScriptedBackend
 

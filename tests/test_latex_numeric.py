@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evalkit.scoring.latex_numeric import POINTS, clearly_different, evaluate, parse, symbol_value
-from evalkit.scoring.math_grader import normalize_answer
+from evalkit.benchmarks.math.latex_numeric import POINTS, clearly_different, evaluate, parse, symbol_value
+from evalkit.benchmarks.math.grader import normalize_answer
 
 sympy = pytest.importorskip("sympy")
 l2s = pytest.importorskip("latex2sympy2_extended")
@@ -201,7 +201,7 @@ def test_random_expressions_read_as_latex2sympy_reads_them():
 # --------------------------------------------- against the grader's sympy worker
 
 def test_sympy_worker_agrees_wherever_it_fires():
-    from evalkit.scoring import math_grader
+    from evalkit.benchmarks.math import grader as math_grader
 
     rng = random.Random(7)
     atoms = sorted({normalize_answer(p[k]) for p in PAIRS for k in ("pred", "gold")})

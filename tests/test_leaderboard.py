@@ -6,9 +6,8 @@ import math
 import pytest
 
 from conftest import REPO
-from evalkit.errors import ConfigError
-from evalkit.leaderboard import (BoardTask, LeaderboardSpec, board_rows, build_board, load_leaderboard,
-                                 load_leaderboards, parse_leaderboard)
+from evalkit.core.errors import ConfigError
+from evalkit.report.leaderboard import BoardTask, LeaderboardSpec, board_rows, build_board, load_leaderboard, load_leaderboards, parse_leaderboard
 from evalkit.store import Store
 
 FILES = sorted((REPO / "leaderboards").glob("*.yaml"))
@@ -151,7 +150,7 @@ def test_cli_show(cli, store, tmp_path, monkeypatch):
 
 def test_cli_show_real_runs(cli, data_dir, tmp_path, monkeypatch):
     """The shipped reasoning board over real dummy-model BBH runs (other tasks not run)."""
-    from evalkit.runner import RunConfig, run
+    from evalkit.run.runner import RunConfig, run
 
     store = tmp_path / "s.db"
     run(RunConfig(model="dummy", tasks=["bbh"], limit=4, data_dir=str(data_dir), store=store))

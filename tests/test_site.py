@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.site.build import checkpoint, json_script, slug
-from evalkit.site.svg import Bar, Point, bar_chart, trend_chart
+from evalkit.report.site.build import checkpoint, json_script, slug
+from evalkit.report.site.svg import Bar, Point, bar_chart, trend_chart
 from replay_runs import demo_store
 
 
@@ -17,7 +17,7 @@ from replay_runs import demo_store
 def site(tmp_path_factory, data_dir):
     tmp = tmp_path_factory.mktemp("site")
     runs = demo_store(tmp, data_dir)
-    from evalkit.site import build_site
+    from evalkit.report.site import build_site
 
     index = build_site(runs["store"], tmp / "site")
     return {**runs, "out": index.parent}

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from evalkit.compare import compare, load_run
-from evalkit.site import build_site
-from evalkit.site.build import slug
+from evalkit.report.compare import compare, load_run
+from evalkit.report.site import build_site
+from evalkit.report.site.build import slug
 from replay_runs import demo_store
 
 CHROMIUM = os.environ.get("EVALKIT_CHROMIUM", "/usr/bin/chromium")

@@ -9,8 +9,8 @@ from scipy.stats import binomtest
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from evalkit.compare import RunScores, compare
-from evalkit.stats import holm, mcnemar_exact, paired_bootstrap, paired_test
+from evalkit.report.compare import RunScores, compare
+from evalkit.report.stats import holm, mcnemar_exact, paired_bootstrap, paired_test
 
 
 def _pairs(n: int, base_right: int, worse: int, better: int) -> tuple[list[float], list[float]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from evalkit.store import Store
-from evalkit.types import SampleRecord
+from evalkit.core.types import SampleRecord
 
 
 def _rec(doc: int) -> SampleRecord:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.errors import ConfigError
-from evalkit.taskspec import _parse_file, load_catalog, tasks_dir
+from evalkit.core.errors import ConfigError
+from evalkit.spec.taskspec import _parse_file, load_catalog, tasks_dir
 
 BBH_SUBTASKS = 27
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
-from evalkit.critics.tora import pal_answer, tool_call
-from evalkit.registry import backends
-from evalkit.runner import RunConfig, run
+from evalkit.loops.tora import pal_answer, tool_call
+from evalkit.core.registry import backends
+from evalkit.run.runner import RunConfig, run
 from fakes import ScriptedBackend
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from evalkit.registry import extractors, scorers
-from evalkit.types import Doc, Score
+from evalkit.core.registry import extractors, scorers
+from evalkit.core.types import Doc, Score
 
 _THINK = re.compile(r"<think>.*?</think>", re.S)
 

@@ -12,10 +12,10 @@ import pytest
 import torch
 import vllm
 
-from evalkit.backends.base import truncate_at_stop
-from evalkit.backends.vllm import VLLMBackend, coerce, round_robin, sampling_kwargs
-from evalkit.errors import ConfigError
-from evalkit.types import GenParams, LoglikelihoodRequest, Request
+from evalkit.models.base import truncate_at_stop
+from evalkit.models.vllm import VLLMBackend, coerce, round_robin, sampling_kwargs
+from evalkit.core.errors import ConfigError
+from evalkit.core.types import GenParams, LoglikelihoodRequest, Request
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,7 +51,7 @@ def test_round_robin_deals_sorted_items_evenly():
 
 
 def test_importing_the_backend_does_not_import_vllm():
-    code = "import sys, evalkit.backends.vllm; assert 'vllm' not in sys.modules, 'vllm imported'"
+    code = "import sys, evalkit.models.vllm; assert 'vllm' not in sys.modules, 'vllm imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 
 

@@ -7,7 +7,7 @@ import json
 
 import vllm
 
-from evalkit.backends.vllm import VLLMBackend
+from evalkit.models.vllm import VLLMBackend
 
 
 def test_cli_run_builds_one_engine_and_sends_native_n(cli, model_dir, data_dir, tmp_path, monkeypatch):

@@ -1,0 +1,81 @@
+"""Pieces the CRITIC and tool-integrated loops share."""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from evalkit.spec.prompts import template
+from evalkit.sandbox import ExecResult, run_many
+from evalkit.core.types import Doc, GenParams, Request
+
+_BLOCK = re.compile(r"```python[ \t]*\n(.*?)```", re.S)
+_OPEN = re.compile(r"```python[ \t]*\n(.*)\Z", re.S)
+
+
+def last_program(text: str, allow_unclosed: bool = False) -> str | None:
+    """The last ```python block of ``text`` (an unclosed one too when allowed:
+    a generation cut by the stop sequence "```" loses its closing fence)."""
+    blocks = _BLOCK.findall(text)
+    if allow_unclosed:
+        tail = text[text.rfind("```python"):] if "```python" in text else ""
+        m = _OPEN.match(tail) if tail and "```" not in tail[len("```python"):] else None
+        if m:
+            return m.group(1)
+    return blocks[-1] if blocks else None
+
+
+def run_programs(programs: list[str], timeout_s: float = 10.0, memory_mb: int = 1024) -> list[ExecResult]:
+    """All programs of a round in the sandbox at once (a bounded pool)."""
+    return run_many(programs, timeout_s=timeout_s, memory_mb=memory_mb, max_output_bytes=65536)
+
+
+def tool_text(res: ExecResult, max_chars: int = 512) -> str:
+    """What the model sees of a run: stdout, else the error line; truncated."""
+    out = res.stdout.strip()
+    if not res.passed:
+        err = res.reason or res.status
+        out = (out + "\n" if out else "") + err
+    if len(out) > max_chars:
+        out = out[:max_chars // 2] + "\n...\n" + out[-max_chars // 2:]
+    return out
+
+
+def render(name: str, doc: Doc, **extra: Any) -> str:
+    import jinja2
+
+    from evalkit.core.errors import ConfigError
+
+    try:
+        return template(name).render(doc=doc.fields, **extra)
+    except jinja2.UndefinedError as exc:
+        raise ConfigError(f"prompts/{name}: {exc.message} (doc {doc.id}); is this a task the template was written for?") from None
+
+
+def single(task: str, doc_id: int, prompt: str, params: GenParams, sample: int) -> Request:
+    """One sample of a chain: n=1 at the chain's own sample index, so its seed
+    (and cache key) is that of sample ``sample``."""
+    return Request(task, doc_id, prompt, replace(params, n=1), sample)
+
+
+def scored_record(scorer: Any, doc: Doc, prompt: str, outputs: list[str], extracted: list[Any],
+                  trace: list[dict[str, Any]], metrics: dict[str, float] | None = None) -> Any:
+    """A SampleRecord from answers the loop already extracted (``scorer`` is a
+    scoring.docscorer.DocScorer): each is scored by the task's scorer, the n samples are
+    aggregated by the run's aggregator, and ``metrics`` are added per doc."""
+    from evalkit.core.types import SampleRecord
+
+    spec = scorer.spec
+    target = None
+    try:
+        target = scorer.target(doc)
+        scores = [scorer.score_fn(e, target, doc, **spec.scorer_args) for e in extracted]
+        agg = scorer.aggregate([s.extracted for s in scores], [s.value for s in scores], scorer.equiv(doc), spec.metric)
+        return SampleRecord(spec.name, doc.id, prompt, outputs, target, agg.extracted, agg.score,
+                            {spec.metric: agg.score, **agg.metrics, **(metrics or {})},
+                            [s.extracted for s in scores], [s.value for s in scores], trace=trace,
+                            extra=scorer.breakdown(doc))
+    except Exception as exc:  # one bad sample must not sink the run; it is recorded and counted
+        return SampleRecord(spec.name, doc.id, prompt, outputs, target if isinstance(target, (str, int, float)) else None,
+                            None, 0.0, {spec.metric: 0.0, **(metrics or {})}, error=f"{type(exc).__name__}: {exc}",
+                            trace=trace, extra=scorer.breakdown(doc))

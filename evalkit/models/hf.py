@@ -1,0 +1,281 @@
+"""transformers backend: CPU by default (the embedded default), GPU when present.
+
+Rows of a batch are one (request, sample index) each. Sampling does not use
+transformers' batch-wide RNG: every row draws from its own generator seeded
+by ``Request.sample_seed``, so a sample's text does not depend on which other
+prompts shared its batch, and a resumed run reproduces it exactly.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+from typing import Any, Callable
+
+from evalkit.models.base import BaseBackend, Progress, truncate_at_stop
+from evalkit.core.errors import BackendError, ConfigError
+from evalkit.models.aliases import folder_fingerprint, resolve_model_path
+from evalkit.core.types import Generation, Loglikelihood, LoglikelihoodRequest, Request
+
+
+class HFBackend(BaseBackend):
+    def __init__(self, target: str, batch_size: int = 8, dtype: str = "float32", device: str | None = None,
+                 apply_chat_template: bool = False, system_prompt: str | None = None,
+                 max_length: int | None = None, trust_remote_code: bool = False, **unknown: Any):
+        if unknown:
+            raise ConfigError(f"hf backend: unknown --model-args {', '.join(sorted(unknown))}")
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.torch = torch
+        self.target = target
+        self.path = resolve_model_path(target)
+        self.batch_size = int(batch_size)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.dtype = dtype
+        self.apply_chat_template = bool(apply_chat_template)
+        self.system_prompt = system_prompt
+        if self.device == "cpu":
+            torch.set_num_threads(os.cpu_count() or 1)
+        try:
+            self.tok = AutoTokenizer.from_pretrained(self.path, trust_remote_code=trust_remote_code)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                self.path, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code).to(self.device)
+        except (OSError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"cannot load model '{target}' ({first[:200]}); give a local model folder, "
+                              "or a hub id with network access") from None
+        self.model.eval()
+        self.tok.padding_side = "left"
+        if self.tok.pad_token is None:
+            self.tok.pad_token = self.tok.eos_token
+        self.max_length = int(max_length or getattr(self.model.config, "max_position_embeddings", 4096))
+        self.chat_template = getattr(self.tok, "chat_template", None) or ""
+        self._prefix: tuple[tuple[int, ...], Any] | None = None
+        if self.apply_chat_template and not self.chat_template:
+            raise ConfigError(f"--apply-chat-template: model '{target}' has no chat template")
+
+    def identity(self) -> dict[str, Any]:
+        ident: dict[str, Any] = {"backend": "hf", "model": self.target, "dtype": self.dtype}
+        if self.target != "smollm2-135m":
+            ident["path"] = self.path
+            ident["files_sha256"] = folder_fingerprint(self.path)
+        if self.apply_chat_template:
+            ident["chat_template_sha256"] = hashlib.sha256(self.chat_template.encode()).hexdigest()
+            ident["system_prompt"] = self.system_prompt
+        return ident
+
+    def format_prompt(self, prompt: str) -> str:
+        if not self.apply_chat_template:
+            return prompt
+        messages = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else [])
+        messages.append({"role": "user", "content": prompt})
+        return self.tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    # -- generation --------------------------------------------------------
+    def generate(self, requests: list[Request], progress: Progress | None = None,
+                 on_result: Callable[[int, Generation], None] | None = None) -> list[Generation]:
+        encoded = {i: self.tok(self.format_prompt(r.prompt), add_special_tokens=False)["input_ids"]
+                   for i, r in enumerate(requests)}
+        texts: dict[int, list[str | None]] = {i: [None] * r.params.n for i, r in enumerate(requests)}
+        reasons: dict[int, list[str]] = {i: [""] * r.params.n for i, r in enumerate(requests)}
+        usage = {i: {"prompt_tokens": len(encoded[i]), "completion_tokens": 0} for i in range(len(requests))}
+        results: list[Generation | None] = [None] * len(requests)
+        for rows in _groups(requests, encoded):
+            prefix = _shared_prefix([encoded[i] for i, _ in rows])
+            for b in range(0, len(rows), self.batch_size):
+                batch = rows[b:b + self.batch_size]
+                outs = self._generate_rows([(requests[i], k, encoded[i]) for i, k in batch], prefix)
+                for (i, k), (text, reason, n_new) in zip(batch, outs):
+                    n = requests[i].params.n
+                    if _rows_needed(requests[i]) == 1 and n > 1:  # greedy: every sample is the same
+                        texts[i], reasons[i] = [text] * n, [reason] * n
+                    else:
+                        texts[i][k], reasons[i][k] = text, reason
+                    usage[i]["completion_tokens"] += n_new
+                for i in sorted({i for i, _ in batch}):
+                    if results[i] is None and all(t is not None for t in texts[i]):
+                        results[i] = Generation([t or "" for t in texts[i]], reasons[i], usage[i])
+                        if on_result:
+                            on_result(i, results[i])
+                        if progress:
+                            progress(1)
+        return [g for g in results if g is not None]
+
+    def _prefix_cache(self, prefix: tuple[int, ...]):
+        """KV cache of a prompt prefix shared by a group of rows (the few-shot
+        exemplars), computed once per group instead of once per row."""
+        if self._prefix is not None and self._prefix[0] == prefix:
+            return self._prefix[1]
+        with self.torch.inference_mode():
+            ids = self.torch.tensor([list(prefix)], device=self.device)
+            cache = self.model(input_ids=ids, use_cache=True).past_key_values
+        self._prefix = (prefix, cache)
+        return cache
+
+    def _generate_rows(self, rows: list[tuple[Request, int, list[int]]], prefix: tuple[int, ...] = ()
+                       ) -> list[tuple[str, str, int]]:
+        torch = self.torch
+        from transformers import LogitsProcessorList, StoppingCriteriaList
+
+        max_new = max(r.params.max_tokens for r, _, _ in rows)
+        budget = self.max_length - max_new
+        if budget <= 0:
+            raise ConfigError(f"max_tokens {max_new} does not fit the model's context of {self.max_length}")
+        if len(prefix) + max(len(e) - len(prefix) for _, _, e in rows) > budget:
+            prefix = ()  # over-long prompts are cut from the left, which breaks the shared prefix
+        suffixes = [e[len(prefix):][-budget:] for _, _, e in rows]
+        width = max(len(x) for x in suffixes)
+        pad = self.tok.pad_token_id
+        # Padding sits between the shared prefix and each suffix; the attention
+        # mask hides it and position ids follow the mask, so every row sees
+        # exactly its own prompt.
+        input_ids = torch.tensor([list(prefix) + [pad] * (width - len(x)) + x for x in suffixes], device=self.device)
+        attn = torch.tensor([[1] * len(prefix) + [0] * (width - len(x)) + [1] * len(x) for x in suffixes],
+                            device=self.device)
+        kwargs = {}
+        if prefix:
+            cache = copy.deepcopy(self._prefix_cache(prefix))
+            cache.batch_repeat_interleave(len(rows))
+            kwargs["past_key_values"] = cache
+        total = len(prefix) + width
+        sampler = _RowSampler([r for r, _, _ in rows], [k for _, k, _ in rows], self.device)
+        stopper = _StopOnStrings(self.tok, [r.params for r, _, _ in rows], total)
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=input_ids, attention_mask=attn, max_new_tokens=max_new, do_sample=False,
+                logits_processor=LogitsProcessorList([sampler]), stopping_criteria=StoppingCriteriaList([stopper]),
+                pad_token_id=pad, num_beams=1, temperature=None, top_p=None, top_k=None, **kwargs)
+        results = []
+        eos = set(_as_list(self.tok.eos_token_id)) | set(_as_list(getattr(self.model.generation_config, "eos_token_id", None)))
+        for row, (req, _, _) in enumerate(rows):
+            new = out[row, total:].tolist()
+            limit = req.params.max_tokens  # rows share max_new; each honours its own
+            cut = next((j for j, t in enumerate(new[:limit]) if t in eos), None)
+            toks = new[:cut] if cut is not None else new[:limit]
+            text = self.tok.decode(toks, skip_special_tokens=True)
+            stopped = truncate_at_stop(text, req.params.stop)
+            reason = "stop" if (cut is not None or len(stopped) < len(text)) else "length"
+            results.append((stopped, reason, len(toks)))
+        return results
+
+    # -- log-likelihood ------------------------------------------------------
+    def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[Loglikelihood]:
+        torch = self.torch
+        out: list[Loglikelihood] = []
+        for b in range(0, len(requests), self.batch_size):
+            batch = requests[b:b + self.batch_size]
+            pairs = []
+            for r in batch:
+                ctx = self.tok(self.format_prompt(r.context), add_special_tokens=False)["input_ids"]
+                cont = self.tok(r.continuation, add_special_tokens=False)["input_ids"]
+                if not cont:
+                    raise BackendError(f"empty continuation for {r.task} doc {r.doc_id}")
+                whole = (ctx + cont)[-(self.max_length + 1):]
+                pairs.append((whole, len(cont)))
+            width = max(len(w) - 1 for w, _ in pairs)
+            pad = self.tok.pad_token_id
+            inp = torch.tensor([[pad] * (width - len(w) + 1) + w[:-1] for w, _ in pairs], device=self.device)
+            attn = torch.tensor([[0] * (width - len(w) + 1) + [1] * (len(w) - 1) for w, _ in pairs], device=self.device)
+            with torch.inference_mode():
+                logits = self.model(input_ids=inp, attention_mask=attn).logits.float()
+            logp = torch.log_softmax(logits, dim=-1)
+            for row, ((whole, n_cont), r) in enumerate(zip(pairs, batch)):
+                target = torch.tensor(whole[-n_cont:], device=self.device)
+                lp = logp[row, -n_cont:, :]
+                total = lp.gather(1, target[:, None]).sum().item()
+                greedy = bool((lp.argmax(-1) == target).all().item())
+                out.append(Loglikelihood(total, greedy, n_cont, len(r.continuation)))
+        return out
+
+
+def _groups(requests: list[Request], encoded: dict[int, list[int]]) -> list[list[tuple[int, int]]]:
+    """(request, sample) rows grouped by task, longest prompts first within a
+    task: a task's prompts share their few-shot prefix, and long-first puts an
+    out-of-memory in the first batch rather than after an hour."""
+    by_task: dict[str, list[tuple[int, int]]] = {}
+    for i, r in enumerate(requests):
+        by_task.setdefault(r.task, []).extend((i, k) for k in range(_rows_needed(r)))
+    return [sorted(rows, key=lambda ik: (-len(encoded[ik[0]]), ik)) for rows in by_task.values()]
+
+
+def _shared_prefix(seqs: list[list[int]], minimum: int = 32) -> tuple[int, ...]:
+    """Longest common token prefix, leaving each row at least one token of its
+    own; () when it is too short to be worth a separate forward pass."""
+    if len(seqs) < 2:
+        return ()
+    limit = min(len(s) for s in seqs) - 1
+    n = 0
+    first = seqs[0]
+    while n < limit and all(s[n] == first[n] for s in seqs[1:]):
+        n += 1
+    return tuple(first[:n]) if n >= minimum else ()
+
+
+def _rows_needed(req: Request) -> int:
+    return 1 if req.params.temperature == 0 else req.params.n
+
+
+def _as_list(x: Any) -> list[int]:
+    if x is None:
+        return []
+    return list(x) if isinstance(x, (list, tuple)) else [int(x)]
+
+
+class _RowSampler:
+    """Per-row temperature/top-p sampling with per-row generators; greedy rows
+    are left alone. Returns logits where only the drawn token is finite, so
+    transformers' greedy step picks it."""
+
+    def __init__(self, requests: list[Request], sample_idx: list[int], device: str):
+        import torch
+
+        self.params = [r.params for r in requests]
+        self.gens = []
+        for r, k in zip(requests, sample_idx):
+            g = torch.Generator(device="cpu")
+            g.manual_seed(r.sample_seed(k))
+            self.gens.append(g)
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        for row, p in enumerate(self.params):
+            if p.temperature == 0:
+                continue
+            probs = torch.softmax(scores[row].float() / p.temperature, dim=-1).cpu()
+            if p.top_p < 1.0:
+                sorted_p, order = probs.sort(descending=True)
+                keep = sorted_p.cumsum(0) - sorted_p < p.top_p  # always keeps the top token
+                probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_p[keep])
+            tok = torch.multinomial(probs, 1, generator=self.gens[row]).item()
+            row_scores = torch.full_like(scores[row], float("-inf"))
+            row_scores[tok] = 0.0
+            scores[row] = row_scores
+        return scores
+
+
+class _StopOnStrings:
+    """Marks a row finished once its new text contains one of its stop strings."""
+
+    def __init__(self, tok, params, prompt_width: int):
+        self.tok = tok
+        self.stops = [tuple(s for s in p.stop if s) for p in params]
+        self.limits = [p.max_tokens for p in params]
+        self.width = prompt_width
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        done = []
+        n_new = input_ids.shape[1] - self.width
+        for row, stops in enumerate(self.stops):
+            if n_new >= self.limits[row]:
+                done.append(True)
+                continue
+            if not stops:
+                done.append(False)
+                continue
+            text = self.tok.decode(input_ids[row, self.width:], skip_special_tokens=True)
+            done.append(any(s in text for s in stops))
+        return torch.tensor(done, device=input_ids.device)

@@ -1,0 +1,286 @@
+"""Leaderboards: models x tasks from the store, as defined in ``leaderboards/*.yaml``.
+
+Each cell is the latest complete run of that model on that task, shown as
+value ± 1.96·stderr. Two kinds of aggregate stand side by side, because they
+answer different questions:
+
+* ``macro``: the mean of the task scores (sensitive to each task's scale and spread);
+* ``mean_rank`` / ``borda``: rank-based, so one task with a wide spread cannot
+  dominate (mean rank among the models that ran each task; Borda counts the
+  models beaten on each task, ties counting half).
+
+A task nobody has run yet is shown empty and left out of every aggregate; a
+model that lacks a task others have is aggregated over what it has and
+marked partial.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evalkit.core.errors import ConfigError
+from evalkit.core.registry import suggest
+from evalkit.store import Store
+
+Z95 = 1.96
+Aggregate = Literal["macro", "mean_rank", "borda"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BoardTask(_Frozen):
+    """One column of a leaderboard."""
+
+    task: str  # evalkit task or group name as stored (bbh, humaneval, lm_eval:hellaswag...)
+    metric: str | None = None  # default: the task's main metric
+    name: str | None = None  # display name (default: the task name)
+    higher_is_better: bool = True
+
+    @property
+    def label(self) -> str:
+        return self.name or self.task
+
+
+class LeaderboardSpec(_Frozen):
+    """A leaderboard file: which tasks and metrics, how to aggregate, what to call things."""
+
+    name: str  # the file's stem; `evalkit leaderboard show NAME`
+    title: str
+    description: str = ""
+    tasks: tuple[BoardTask, ...] = Field(min_length=1)
+    aggregate: tuple[Aggregate, ...] = ("macro", "mean_rank")  # columns, the first one orders the rows
+    models: dict[str, str] = Field(default_factory=dict)  # model string -> display name
+    source_file: str = ""
+
+
+def leaderboards_dir() -> Path:
+    """EVALKIT_LEADERBOARDS_DIR, else the folder shipped with the package."""
+    if os.environ.get("EVALKIT_LEADERBOARDS_DIR"):
+        return Path(os.environ["EVALKIT_LEADERBOARDS_DIR"])
+    from evalkit.spec.taskspec import _resource_dir
+
+    return _resource_dir("leaderboards")
+
+
+def parse_leaderboard(path: Path) -> LeaderboardSpec:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with 'title' and 'tasks'")
+    if raw.setdefault("name", path.stem) != path.stem:
+        raise ConfigError(f"{path}: field 'name' is '{raw['name']}' but must match the file name '{path.stem}'")
+    try:
+        spec = LeaderboardSpec.model_validate({**raw, "source_file": str(path)})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"{path}: field '{'.'.join(map(str, err['loc']))}': {err['msg']}") from None
+    dupes = {t.task for t in spec.tasks if sum(u.task == t.task and u.metric == t.metric for u in spec.tasks) > 1}
+    if dupes:
+        raise ConfigError(f"{path}: task {', '.join(sorted(dupes))} is listed twice with the same metric")
+    return spec
+
+
+def load_leaderboards(folder: Path | None = None) -> dict[str, LeaderboardSpec]:
+    folder = folder or leaderboards_dir()
+    return {p.stem: parse_leaderboard(p) for p in sorted(folder.glob("*.yaml"))}
+
+
+def load_leaderboard(name: str, folder: Path | None = None) -> LeaderboardSpec:
+    folder = folder or leaderboards_dir()
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.yaml"))
+        raise ConfigError(f"unknown leaderboard '{name}'{suggest(name, known)}; known: {', '.join(known) or 'none'}")
+    return parse_leaderboard(path)
+
+
+# -- the table --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Cell:
+    """One model's score on one task, from one run."""
+
+    value: float
+    stderr: float | None
+    n: int
+    run_id: str
+    metric: str
+    limited: bool  # the run used --limit: a subset of the docs
+
+    @property
+    def ci(self) -> float | None:
+        return None if self.stderr is None else Z95 * self.stderr
+
+
+@dataclass
+class Board:
+    spec: LeaderboardSpec
+    models: list[str]  # in display order
+    cells: dict[tuple[str, str], Cell]  # (model, task) -> cell
+    empty_tasks: list[str]  # tasks no model has run
+    macro: dict[str, tuple[float, float | None]] = field(default_factory=dict)  # model -> (mean, ci)
+    mean_rank: dict[str, float] = field(default_factory=dict)
+    borda: dict[str, float] = field(default_factory=dict)
+    coverage: dict[str, int] = field(default_factory=dict)  # tasks the model has, of those anyone has
+
+    @property
+    def active_tasks(self) -> list[BoardTask]:
+        return [t for t in self.spec.tasks if t.task not in self.empty_tasks]
+
+    def display(self, model: str) -> str:
+        return self.spec.models.get(model, model)
+
+
+def main_metric(task: str, row: dict[str, Any], catalog: Any) -> str | None:
+    """The metric a task is ranked on: its spec's metric, else the first metric in its results row."""
+    if catalog is not None:
+        if task in catalog.tasks:
+            return catalog.tasks[task].metric
+        if task in catalog.groups:
+            metrics = {catalog.tasks[t].metric for t in catalog.expand(task)}
+            if len(metrics) == 1:
+                return metrics.pop()
+    return next((k for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                 and not k.endswith("_stderr") and k not in ("n", "n_errors", "subtasks")), None)
+
+
+def _catalog() -> Any:
+    from evalkit.spec.taskspec import load_catalog
+
+    try:
+        return load_catalog()
+    except ConfigError:
+        return None  # a broken task file elsewhere must not hide the leaderboard
+
+
+def latest_cells(store: Store, tasks: list[BoardTask]) -> dict[tuple[str, str], Cell]:
+    """(model, task) -> the cell from the latest complete run of that model with that task and metric."""
+    catalog = _catalog()
+    rows = store.conn.execute(
+        "SELECT run_id, model, results, config FROM runs WHERE status='complete' ORDER BY started, finished")
+    cells: dict[tuple[str, str], Cell] = {}
+    for run_id, model, results_json, config_json in rows:
+        results = json.loads(results_json or "{}")
+        limited = json.loads(config_json or "{}").get("limit") is not None
+        for t in tasks:
+            row = results.get(t.task)
+            if not isinstance(row, dict):
+                continue
+            metric = t.metric or main_metric(t.task, row, catalog)
+            value = row.get(metric) if metric else None
+            if not isinstance(value, (int, float)) or value != value:
+                continue
+            se = row.get(f"{metric}_stderr")
+            se = float(se) if isinstance(se, (int, float)) and se == se else None
+            cells[(model, t.task)] = Cell(float(value), se, int(row.get("n") or 0), run_id, metric, limited)
+    return cells
+
+
+def _ranks(values: dict[str, float], higher_is_better: bool) -> dict[str, float]:
+    """Rank 1 is best; tied models share the mean of their ranks."""
+    ordered = sorted(values, key=lambda m: -values[m] if higher_is_better else values[m])
+    ranks: dict[str, float] = {}
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and values[ordered[j + 1]] == values[ordered[i]]:
+            j += 1
+        for m in ordered[i:j + 1]:
+            ranks[m] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def aggregate(board: Board) -> None:
+    models = sorted({m for m, _ in board.cells})
+    tasks = board.active_tasks
+    rank_sum: dict[str, list[float]] = {m: [] for m in models}
+    board.borda = {m: 0.0 for m in models}
+    for t in tasks:
+        vals = {m: board.cells[(m, t.task)].value for m in models if (m, t.task) in board.cells}
+        ranks = _ranks(vals, t.higher_is_better)
+        for m, r in ranks.items():
+            rank_sum[m].append(r)
+            board.borda[m] += len(vals) - r  # models beaten, ties counting half
+    for m in models:
+        have = [board.cells[(m, t.task)] for t in tasks if (m, t.task) in board.cells]
+        board.coverage[m] = len(have)
+        mean = sum(c.value for c in have) / len(have)
+        ci = (Z95 * math.sqrt(sum(c.stderr ** 2 for c in have)) / len(have)  # type: ignore[operator]
+              if all(c.stderr is not None for c in have) else None)
+        board.macro[m] = (mean, ci)
+        board.mean_rank[m] = sum(rank_sum[m]) / len(rank_sum[m])
+    first = board.spec.aggregate[0] if board.spec.aggregate else "macro"
+    key = {"macro": lambda m: -board.macro[m][0], "mean_rank": lambda m: board.mean_rank[m],
+           "borda": lambda m: -board.borda[m]}[first]
+    board.models = sorted(models, key=lambda m: (-board.coverage[m], key(m), m))
+
+
+def build_board(spec: LeaderboardSpec, store: Store) -> Board:
+    cells = latest_cells(store, list(spec.tasks))
+    empty = [t.task for t in spec.tasks if not any(task == t.task for _, task in cells)]
+    board = Board(spec, [], cells, empty)
+    aggregate(board)
+    return board
+
+
+# -- text output ------------------------------------------------------------
+
+def fmt_cell(cell: Cell | None) -> str:
+    if cell is None:
+        return "—"
+    text = f"{cell.value * 100:.1f}" + (f" ± {cell.ci * 100:.1f}" if cell.ci is not None else "")
+    return text + ("†" if cell.limited else "")
+
+
+def board_rows(board: Board) -> tuple[list[str], list[list[str]]]:
+    """Header and rows as strings (points, 0-100), shared by the CLI table and tests."""
+    header = ["#", "model"] + [t.label for t in board.spec.tasks]
+    agg_names = {"macro": "macro avg", "mean_rank": "mean rank", "borda": "Borda"}
+    header += [agg_names[a] for a in board.spec.aggregate] + ["tasks"]
+    n_active = len(board.active_tasks)
+    rows = []
+    for i, m in enumerate(board.models, 1):
+        row = [str(i), board.display(m)] + [fmt_cell(board.cells.get((m, t.task))) for t in board.spec.tasks]
+        for a in board.spec.aggregate:
+            if a == "macro":
+                mean, ci = board.macro[m]
+                row.append(f"{mean * 100:.1f}" + (f" ± {ci * 100:.1f}" if ci is not None else ""))
+            elif a == "mean_rank":
+                row.append(f"{board.mean_rank[m]:.2f}")
+            else:
+                row.append(f"{board.borda[m]:g}")
+        row.append(f"{board.coverage[m]}/{n_active}" + ("" if board.coverage[m] == n_active else " partial"))
+        rows.append(row)
+    return header, rows
+
+
+def print_board(board: Board) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    header, rows = board_rows(board)
+    table = Table(title=f"{board.spec.title} (value ± 95% CI, points)", title_justify="left")
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i == 1 else "right")
+    for r in rows:
+        table.add_row(*r)
+    console = Console()
+    console.print(table)
+    if not rows:
+        console.print("no complete runs of these tasks in the store yet")
+    if board.empty_tasks:
+        console.print(f"no runs yet: {', '.join(board.empty_tasks)} (left out of the aggregates)")
+    if any(c.limited for c in board.cells.values()):
+        console.print("† from a --limit run (a subset of the docs)")

@@ -1,0 +1,273 @@
+"""`evalkit site build`: a static site from the store, readable from file://.
+
+Pages: ``index.html`` (leaderboards and every run), ``charts.html`` (per-task
+bars with 95% CI whiskers and checkpoint trends), ``runs/<run>/index.html``
+(a run's metrics and provenance) and ``runs/<run>/<task>.html`` (its sample
+browser). Templates autoescape everything: prompts and model outputs are
+hostile HTML. Charts are inline SVG; the one script and stylesheet are copied
+next to the pages and linked relatively, so no server and no network.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from evalkit.report.compare import open_store
+from evalkit.core.errors import ConfigError, StoreError
+from evalkit.report.leaderboard import BoardTask, Cell, build_board, fmt_cell, board_rows, latest_cells, load_leaderboards
+from evalkit.report.leaderboard import _catalog, main_metric
+from evalkit.report.site.svg import Bar, Point, bar_chart, trend_chart
+from evalkit.store import Store
+
+HERE = Path(__file__).resolve().parent
+MAX_FLIP_RUNS = 20  # other runs of a task offered in the flip filter
+STEP = re.compile(r"(checkpoint|ckpt|global_step|step|iter)[-_]?(\d+)", re.IGNORECASE)
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    model: str
+    tasks: list[str]
+    status: str
+    started: float
+    finished: float | None
+    config: dict[str, Any]
+    results: dict[str, Any]
+    slug: str
+
+    @property
+    def when(self) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(self.started))
+
+    @property
+    def seconds(self) -> str:
+        return f"{self.finished - self.started:.1f}" if self.finished else ""
+
+
+def slug(name: str) -> str:
+    """A file-name-safe, collision-free form of a run id or task name."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:60]
+    if safe == name:
+        return safe
+    return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def json_script(obj: Any) -> Markup:
+    """JSON safe inside <script type="application/json">: no '<', '>' or '&' survive."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return Markup(text)
+
+
+def _env() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["pts"] = lambda v: "" if v is None or v != v else f"{v * 100:.2f}"
+    env.filters["short"] = lambda v, n=80: (lambda s: s if len(s) <= n else s[: n - 1] + "…")(_text(v))
+    env.filters["text"] = _text
+    env.filters["pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
+    env.filters["cell"] = fmt_cell
+    env.filters["json_script"] = json_script
+    return env
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return ""
+    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+
+
+def load_runs(store: Store) -> list[RunInfo]:
+    rows = store.conn.execute(
+        "SELECT run_id, model, tasks, status, started, finished, config, results FROM runs ORDER BY started DESC")
+    return [RunInfo(r, m, json.loads(t), s, st, f, json.loads(c or "{}"), json.loads(res or "{}"), slug(r))
+            for r, m, t, s, st, f, c, res in rows]
+
+
+# -- charts -----------------------------------------------------------------
+
+def task_charts(store: Store, runs: list[RunInfo]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(top-level charts, subtask charts): one bar chart per task, latest run per model."""
+    complete = [r for r in runs if r.status == "complete"]
+    top = sorted({t for r in complete for t in r.tasks if t in r.results})
+    every = sorted({t for r in complete for t in r.results})
+    cells = latest_cells(store, [BoardTask(task=t) for t in every])
+    by_task: dict[str, list[tuple[str, Cell]]] = {}
+    for (model, task), cell in cells.items():
+        by_task.setdefault(task, []).append((model, cell))
+    charts: list[dict[str, Any]] = []
+    for task in every:
+        entries = sorted(by_task.get(task, []), key=lambda mc: -mc[1].value)
+        if not entries:
+            continue
+        metric = entries[0][1].metric
+        bars = [Bar(m, c.value, c.ci, f"run {c.run_id}, n={c.n}" + (", --limit" if c.limited else ""))
+                for m, c in entries]
+        charts.append({"task": task, "metric": metric, "top": task in top, "anchor": slug(task),
+                       "svg": Markup(bar_chart(f"{task} · {metric}", bars))})
+    return [c for c in charts if c["top"]], [c for c in charts if not c["top"]]
+
+
+def checkpoint(model: str) -> tuple[str, int | None]:
+    """(family, step): ``hf:out/ckpt-2000`` -> (``hf:out/ckpt-*``, 2000); no step -> (model, None)."""
+    m = None
+    for m in STEP.finditer(model):
+        pass
+    if m is None:
+        return model, None
+    return model[: m.start(2)] + "*" + model[m.end(2):], int(m.group(2))
+
+
+def trends(runs: list[RunInfo]) -> list[dict[str, Any]]:
+    """A trend chart per (model family, task) with at least two points: checkpoints
+    of one family by step (latest run of each), or one model's runs in time order."""
+    catalog = _catalog()
+    complete = sorted((r for r in runs if r.status == "complete"), key=lambda r: r.started)
+    tasks = sorted({t for r in complete for t in r.tasks if t in r.results})
+    out = []
+    for task in tasks:
+        families: dict[str, list[tuple[RunInfo, int | None]]] = {}
+        for r in complete:
+            if task in r.results:
+                fam, step = checkpoint(r.model)
+                families.setdefault(fam, []).append((r, step))
+        for fam, members in sorted(families.items()):
+            points = _trend_points(task, members, catalog)
+            if len(points) >= 2:
+                metric = points[0][1]
+                out.append({"task": task, "family": fam,
+                            "svg": Markup(trend_chart(f"{fam} · {task} · {metric}", [p for p, _ in points]))})
+    return out
+
+
+def _trend_points(task: str, members: list[tuple[RunInfo, int | None]], catalog: Any) -> list[tuple[Point, str]]:
+    stepped = {r.model: (r, s) for r, s in members if s is not None}  # latest run of each checkpoint
+    points = []
+    if len(stepped) >= 2:
+        series = [(float(s), f"step {s}", r) for r, s in stepped.values()]
+    else:
+        series = [(float(i), r.when, r) for i, (r, _) in enumerate(members)]
+    for x, label, r in series:
+        row = r.results[task]
+        metric = main_metric(task, row, catalog)
+        value = row.get(metric) if metric else None
+        if isinstance(value, (int, float)) and value == value:
+            se = row.get(f"{metric}_stderr")
+            ci = 1.96 * se if isinstance(se, (int, float)) and se == se else None
+            points.append((Point(x, label, float(value), ci, f"{r.model}, run {r.run_id}"), metric))
+    return points
+
+
+# -- pages ------------------------------------------------------------------
+
+def metric_rows(run: RunInfo, sample_tasks: set[str]) -> list[dict[str, Any]]:
+    rows = []
+    for task, res in run.results.items():
+        if not isinstance(res, dict):
+            continue
+        for k, v in res.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and not k.endswith("_stderr") \
+                    and k not in ("n", "n_errors", "subtasks"):
+                se = res.get(f"{k}_stderr")
+                ci = 1.96 * se if isinstance(se, (int, float)) and se == se else None
+                rows.append({"task": task, "metric": k, "value": v, "ci": ci, "n": res.get("n", ""),
+                             "link": f"{slug(task)}.html" if task in sample_tasks else None})
+    return rows
+
+
+def flip_data(store: Store, task: str, run: RunInfo, runs_by_id: dict[str, RunInfo]) -> dict[str, Any]:
+    """Per-doc scores of the other complete runs of this task, for the flip filter."""
+    scores: dict[str, dict[str, float]] = {}
+    for run_id, doc_id, score in store.conn.execute(
+            "SELECT run_id, doc_id, score FROM samples WHERE task=? AND run_id<>?", (task, run.run_id)):
+        if run_id in runs_by_id and runs_by_id[run_id].status == "complete":
+            scores.setdefault(run_id, {})[str(doc_id)] = score
+    others = sorted(scores, key=lambda r: -runs_by_id[r].started)[:MAX_FLIP_RUNS]
+    return {r: {"label": f"{runs_by_id[r].model} · {r}", "scores": scores[r]} for r in others}
+
+
+def build_site(store_path: str | Path, out: str | Path, leaderboards_folder: Path | None = None) -> Path:
+    """Write the site into ``out``; returns the path of index.html."""
+    out = Path(out)
+    store = open_store(store_path)
+    try:
+        runs = load_runs(store)
+        if out.exists() and not out.is_dir():
+            raise StoreError(f"--out {out} is a file, not a directory")
+        out.mkdir(parents=True, exist_ok=True)
+        env = _env()
+        assets = out / "assets"
+        assets.mkdir(exist_ok=True)
+        for f in ("site.css", "site.js"):
+            shutil.copyfile(HERE / "static" / f, assets / f)
+        generated = time.strftime("%Y-%m-%d %H:%M")
+        common = {"generated": generated, "store": str(store_path)}
+        try:
+            specs = load_leaderboards(leaderboards_folder)
+        except ConfigError:
+            if leaderboards_folder is not None:
+                raise
+            specs = {}  # an installed copy without leaderboards/: the site still has runs and charts
+        boards = []
+        for spec in specs.values():
+            board = build_board(spec, store)
+            header, rows = board_rows(board)
+            boards.append({"board": board, "header": header, "rows": rows})
+        _write(out / "index.html", env.get_template("index.html.j2").render(
+            root="", boards=boards, runs=runs, **common))
+        top, sub = task_charts(store, runs)
+        _write(out / "charts.html", env.get_template("charts.html.j2").render(
+            root="", top=top, sub=sub, trends=trends(runs), **common))
+        runs_by_id = {r.run_id: r for r in runs}
+        for run in runs:
+            if run.status == "complete":
+                _write_run(store, env, out / "runs" / run.slug, run, runs_by_id, common)
+        return out / "index.html"
+    finally:
+        store.close()
+
+
+def _write_run(store: Store, env: Environment, folder: Path, run: RunInfo, runs_by_id: dict[str, RunInfo],
+               common: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tasks = [t for (t,) in store.conn.execute("SELECT DISTINCT task FROM samples WHERE run_id=? ORDER BY task",
+                                              (run.run_id,))]
+    _write(folder / "index.html", env.get_template("run.html.j2").render(
+        root="../../", run=run, metrics=metric_rows(run, set(tasks)), tasks=tasks, slug=slug, **common))
+    page = env.get_template("samples.html.j2")
+    for task in tasks:
+        samples = [_sample_view(s) for s in store.samples(run.run_id, task)]
+        res = run.results.get(task, {})
+        _write(folder / f"{slug(task)}.html", page.render(
+            root="../../", run=run, task=task, samples=samples, result=res if isinstance(res, dict) else {},
+            flips=flip_data(store, task, run, runs_by_id), **common))
+
+
+def _sample_view(rec: dict[str, Any]) -> dict[str, Any]:
+    """A stored sample with every field the template reads (older or bridged records may lack some)."""
+    out = {"doc_id": rec.get("doc_id"), "prompt": _text(rec.get("prompt")), "extracted": rec.get("extracted"),
+           "target": rec.get("target"), "score": float(rec.get("score") or 0.0), "error": rec.get("error") or ""}
+    outputs = rec.get("outputs")
+    out["outputs"] = [_text(o) for o in outputs] if isinstance(outputs, list) else [_text(rec.get("output"))]
+    for key in ("extracted_all", "scores_all", "trace"):
+        out[key] = rec.get(key) if isinstance(rec.get(key), list) else []
+    for key in ("metrics", "extra"):
+        out[key] = rec.get(key) if isinstance(rec.get(key), dict) else {}
+    return out
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

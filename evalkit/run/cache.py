@@ -1,0 +1,119 @@
+"""The durable generation cache in front of every backend.
+
+Each finished sample is committed as it arrives, keyed by the model identity,
+the full prompt, the sampling parameters and the sample index (seeded sampling
+included). A killed run therefore loses at most the batch in flight, and the
+rerun asks the backend only for what is missing.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any, Callable
+
+from evalkit.models.base import Backend, Progress
+from evalkit.store import Store
+from evalkit.core.types import Generation, Request, stable_hash
+
+
+def sample_key(identity: dict[str, Any], req: Request, index: int) -> str:
+    return stable_hash({"model": identity, "prompt": req.prompt, "params": req.params.key(), "sample": index})
+
+
+class CachedGenerator:
+    """``generate`` with the cache in front; counts what it actually sent."""
+
+    def __init__(self, backend: Backend, store: Store | None):
+        self.backend = backend
+        self.store = store if backend.cacheable else None
+        self.identity = backend.identity()
+        self.model = stable_hash(self.identity)[:16]
+        self.sent_requests = 0  # requests that reached the backend (tests and reports use these)
+        self.sent_samples = 0
+        self.cached_samples = 0
+
+    def _lookup(self, keys: list[str]) -> dict[str, tuple[str, str, int, int]]:
+        if self.store is None or not keys:
+            return {}
+        found: dict[str, tuple[str, str, int, int]] = {}
+        for i in range(0, len(keys), 500):  # SQLite's host-parameter limit
+            chunk = keys[i:i + 500]
+            q = f"SELECT key, text, finish_reason, prompt_tokens, completion_tokens FROM generations WHERE key IN ({','.join('?' * len(chunk))})"
+            for k, text, fr, pt, ct in self.store.conn.execute(q, chunk):
+                found[k] = (text, fr or "", pt or 0, ct or 0)
+        return found
+
+    def _commit(self, keys: list[str], gen: Generation) -> None:
+        if self.store is None:
+            return
+        now = time.time()
+        pt = gen.usage.get("prompt_tokens", 0)
+        per = gen.usage.get("completion_tokens", 0) // max(len(gen.texts), 1)
+        rows = [(k, self.model, t, (gen.finish_reasons[i] if i < len(gen.finish_reasons) else ""), pt, per, now)
+                for i, (k, t) in enumerate(zip(keys, gen.texts))]
+        with self.store.transaction() as c:
+            c.executemany("INSERT OR REPLACE INTO generations (key, model, text, finish_reason, prompt_tokens, "
+                          "completion_tokens, created) VALUES (?,?,?,?,?,?,?)", rows)
+
+    def generate(self, requests: list[Request], progress: Progress | None = None,
+                 on_total: Callable[[int], None] | None = None) -> list[Generation]:
+        """One Generation per request, each with ``params.n`` texts."""
+        if self.store is None:  # replay and other uncached backends answer per (task, doc)
+            if on_total:
+                on_total(len(requests))
+            self.sent_requests += len(requests)
+            self.sent_samples += sum(r.params.n for r in requests)
+            return self.backend.generate(requests, progress=progress)
+        keys = [[sample_key(self.identity, r, r.first_sample + i) for i in range(r.params.n)] for r in requests]
+        found = self._lookup([k for ks in keys for k in ks])
+        self.cached_samples += len(found)
+        missing: list[tuple[int, Request, list[str]]] = []  # (request index, sub-request, its keys)
+        queued: set[str] = set()  # identical prompts in two docs are generated once
+        for i, (req, ks) in enumerate(zip(requests, keys)):
+            for start, stop in _gaps([k in found or k in queued for k in ks]):
+                sub = Request(req.task, req.doc_id, req.prompt, _with_n(req, stop - start), req.first_sample + start)
+                missing.append((i, sub, ks[start:stop]))
+                queued.update(ks[start:stop])
+        if on_total:
+            on_total(len(missing))
+        fresh: dict[str, tuple[str, str, int, int]] = {}
+        if missing:
+            def keep(ks: list[str], gen: Generation) -> None:
+                self._commit(ks, gen)
+                for k, (t, fr) in zip(ks, _pairs(gen)):
+                    fresh[k] = (t, fr, gen.usage.get("prompt_tokens", 0), 0)
+
+            subs = [m[1] for m in missing]
+            self.sent_requests += len(subs)
+            self.sent_samples += sum(s.params.n for s in subs)
+            gens = self.backend.generate(subs, progress=progress, on_result=lambda j, gen: keep(missing[j][2], gen))
+            for (_, _, ks), gen in zip(missing, gens):  # backends that skip on_result still count
+                if ks[0] not in fresh:
+                    keep(ks, gen)
+        out = []
+        for ks in keys:
+            got = [found.get(k) or fresh[k] for k in ks]
+            out.append(Generation([g[0] for g in got], [g[1] for g in got],
+                                  {"prompt_tokens": got[0][2] if got else 0}))
+        return out
+
+
+def _pairs(gen: Generation) -> list[tuple[str, str]]:
+    frs = gen.finish_reasons or [""] * len(gen.texts)
+    return list(zip(gen.texts, frs))
+
+
+def _with_n(req: Request, n: int):
+    return replace(req.params, n=n)
+
+
+def _gaps(have: list[bool]) -> list[tuple[int, int]]:
+    """Contiguous runs of missing sample indices, as (start, stop)."""
+    runs, start = [], None
+    for i, ok in enumerate(have + [True]):
+        if not ok and start is None:
+            start = i
+        elif ok and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs

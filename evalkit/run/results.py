@@ -1,0 +1,126 @@
+"""From scored samples to metrics, results.json and samples/<task>.jsonl.
+
+results.json is shaped like lm-eval's: ``results`` -> task or group ->
+metric -> value on a 0-1 scale, with ``<metric>_stderr`` beside each value.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from evalkit.core.errors import StoreError
+from evalkit.scoring.metrics import macro, summarize
+from evalkit.spec.taskspec import Catalog
+from evalkit.core.types import SampleRecord
+
+MetricRow = tuple[str, str, float, float, int]  # task, metric, value, stderr, n
+
+
+def task_metrics(task: str, records: list[SampleRecord]) -> dict[str, Any]:
+    """Every per-doc metric of a task, averaged, with stderr and n."""
+    keys: list[str] = []
+    for r in records:
+        keys.extend(k for k in r.metrics if k not in keys)
+    out: dict[str, Any] = {}
+    for k in keys:
+        values = [r.metrics[k] for r in records if k in r.metrics]
+        m, se = summarize(values)
+        out[k], out[f"{k}_stderr"] = m, se
+    out["n"] = len(records)
+    out["n_errors"] = sum(1 for r in records if r.error)
+    return out
+
+
+def breakdown(records: list[SampleRecord], metric: str) -> dict[str, dict[str, Any]]:
+    """Main metric by each breakdown field value (e.g. MATH subject, level)."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        for field, value in r.extra.items():
+            groups[f"{field}={value}"].append(r.score)
+    out = {}
+    for key in sorted(groups):
+        m, se = summarize(groups[key])
+        out[key] = {metric: m, f"{metric}_stderr": se, "n": len(groups[key])}
+    return out
+
+
+def group_metrics(members: list[str], results: dict[str, dict[str, Any]], metric: str,
+                  records: dict[str, list[SampleRecord]]) -> dict[str, Any]:
+    """Macro (mean of member means) and micro (pooled over docs) averages."""
+    present = [m for m in members if m in results and metric in results[m]]
+    mac, mac_se = macro([results[m][metric] for m in present], [results[m][f"{metric}_stderr"] for m in present])
+    pooled = [v for m in members for v in _leaf_scores(m, records, results)]
+    mic, mic_se = summarize(pooled)
+    return {metric: mac, f"{metric}_stderr": mac_se, f"{metric}_macro": mac, f"{metric}_macro_stderr": mac_se,
+            f"{metric}_micro": mic, f"{metric}_micro_stderr": mic_se, "n": len(pooled), "subtasks": len(present)}
+
+
+def _leaf_scores(name: str, records: dict[str, list[SampleRecord]], results: dict[str, Any]) -> list[float]:
+    if name in records:
+        return [r.score for r in records[name]]
+    return [v for m in results.get(name, {}).get("_members", []) for v in _leaf_scores(m, records, results)]
+
+
+def compute_results(catalog: Catalog, requested: list[str], records: dict[str, list[SampleRecord]],
+                    main_metric: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], list[MetricRow]]:
+    """(results, breakdowns, metric rows for the store) for every task and group."""
+    results: dict[str, dict[str, Any]] = {t: task_metrics(t, recs) for t, recs in records.items()}
+    breakdowns = {t: b for t, recs in records.items() if (b := breakdown(recs, main_metric[t]))}
+    for g in catalog.subgroups(requested):
+        members = list(catalog.groups[g].tasks)
+        leaves = catalog.expand(g)
+        metrics = {main_metric[t] for t in leaves if t in main_metric}
+        if len(metrics) != 1:
+            continue  # members scored on different metrics: no meaningful average
+        metric = metrics.pop()
+        results[g] = group_metrics(members, results, metric, records) | {"_members": members}
+    rows: list[MetricRow] = []
+    for name, res in results.items():
+        for k, v in res.items():
+            if isinstance(v, float) and not k.endswith("_stderr"):
+                rows.append((name, k, v, res.get(f"{k}_stderr", float("nan")), res.get("n", 0)))
+    for res in results.values():
+        res.pop("_members", None)
+    return results, breakdowns, rows
+
+
+def check_output_dir(out: Path | None, overwrite: bool) -> None:
+    """Fail before any compute if the run would overwrite earlier results."""
+    if out is None:
+        return
+    if (out / "results.json").exists() and not overwrite:
+        raise StoreError(f"{out}/results.json already exists; pass --overwrite or choose another --output")
+    if out.exists() and not out.is_dir():
+        raise StoreError(f"--output {out} is a file, not a directory")
+
+
+def write_output_dir(out: Path, payload: dict[str, Any], records: dict[str, list[SampleRecord]]) -> None:
+    """Write into a temporary sibling, then move files into place, so a crash
+    or a full disk never leaves a half-written results.json behind."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".evalkit-", dir=out))
+        try:
+            (tmp / "samples").mkdir()
+            for task, recs in records.items():
+                with open(tmp / "samples" / f"{task}.jsonl", "w", encoding="utf-8") as f:
+                    for r in recs:
+                        f.write(json.dumps(r.to_json(), ensure_ascii=False, default=str) + "\n")
+            with open(tmp / "results.json", "w", encoding="utf-8") as f:
+                json.dump(payload, f, indent=2, ensure_ascii=False, default=str)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+            (out / "samples").mkdir(exist_ok=True)
+            for p in (tmp / "samples").iterdir():
+                os.replace(p, out / "samples" / p.name)
+            os.replace(tmp / "results.json", out / "results.json")  # last: its presence means complete
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as exc:
+        raise StoreError(f"cannot write results to {out}: {exc.strerror or exc}") from None

@@ -1,0 +1,64 @@
+"""Extract -> score -> aggregate for one task: how a doc's outputs become a SampleRecord.
+
+Every evaluator and loop builds its records here, so a sample is scored the
+same way whether it came from one generate call, a CRITIC round or a tool run.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from evalkit.core.registry import aggregators, extractors, scorers
+from evalkit.core.types import Doc, SampleRecord, Score
+from evalkit.scoring.aggregators.base import Aggregate
+from evalkit.spec.taskspec import TaskSpec
+
+log = logging.getLogger("evalkit")
+
+
+class DocScorer:
+    """Extract -> score -> aggregate for one task, with the registry lookups done once."""
+
+    def __init__(self, spec: TaskSpec, aggregator: str):
+        self.spec = spec
+        self.extract = extractors.get(spec.extractor)
+        self.score_fn = scorers.get(spec.scorer)
+        self.aggregate = aggregators.get(aggregator)
+        self.norm_target = getattr(self.extract, "normalize_target", None)
+
+    def target(self, doc: Doc) -> Any:
+        raw = doc.fields.get(self.spec.target)
+        return self.norm_target(raw, doc, **self.spec.extractor_args) if self.norm_target else raw
+
+    def score_one(self, text: str, target: Any, doc: Doc) -> Score:
+        extracted = self.extract(text, doc, **self.spec.extractor_args)
+        return self.score_fn(extracted, target, doc, **self.spec.scorer_args)
+
+    def equiv(self, doc: Doc) -> Callable[[Any, Any], bool]:
+        """Two extracted answers vote together when the task's scorer would
+        accept one as the reference for the other."""
+        return lambda a, b: a == b or self.score_fn(a, b, doc, **self.spec.scorer_args).value >= 1.0
+
+    def record(self, doc: Doc, prompt: str, outputs: list[str]) -> SampleRecord:
+        target = None
+        try:
+            target = self.target(doc)
+            scored = [self.score_one(t, target, doc) for t in outputs]
+            agg: Aggregate = self.aggregate([s.extracted for s in scored], [s.value for s in scored],
+                                            self.equiv(doc), self.spec.metric)
+            metrics = {self.spec.metric: agg.score, **agg.metrics}
+            return SampleRecord(self.spec.name, doc.id, prompt, outputs, target, agg.extracted, agg.score, metrics,
+                                [s.extracted for s in scored], [s.value for s in scored],
+                                extra=self.breakdown(doc))
+        except Exception as exc:  # one bad sample must not sink the run; it is recorded and counted
+            log.warning("scoring %s doc %s failed: %r", self.spec.name, doc.id, exc)
+            return SampleRecord(self.spec.name, doc.id, prompt, outputs, _jsonable(target), None, 0.0,
+                                {self.spec.metric: 0.0}, error=f"{type(exc).__name__}: {exc}",
+                                extra=self.breakdown(doc))
+
+    def breakdown(self, doc: Doc) -> dict[str, Any]:
+        return {k: doc.fields.get(k) for k in self.spec.breakdown}
+
+
+def _jsonable(x: Any) -> Any:
+    return x if isinstance(x, (str, int, float, bool, type(None), list, dict)) else str(x)

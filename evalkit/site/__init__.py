@@ -1,4 +1,0 @@
-"""The static results site: `evalkit site build --out DIR`."""
-from evalkit.site.build import build_site
-
-__all__ = ["build_site"]
