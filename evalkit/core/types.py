@@ -67,7 +67,7 @@ class LoglikelihoodRequest:
     continuation: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Loglikelihood:
     logprob: float
     is_greedy: bool  # the continuation is the greedy decode of the context
@@ -75,7 +75,7 @@ class Loglikelihood:
     n_chars: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Generation:
     """The backend's answer to one Request: one text per sample."""
 
@@ -93,7 +93,7 @@ class Score:
     explanation: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class SampleRecord:
     """Everything kept about one doc of one run; a line of samples/<task>.jsonl."""
 

@@ -66,9 +66,9 @@ def leaderboards_dir() -> Path:
     """EVALKIT_LEADERBOARDS_DIR, else the folder shipped with the package."""
     if os.environ.get("EVALKIT_LEADERBOARDS_DIR"):
         return Path(os.environ["EVALKIT_LEADERBOARDS_DIR"])
-    from evalkit.spec.taskspec import _resource_dir
+    from evalkit.core.paths import resource_dir
 
-    return _resource_dir("leaderboards")
+    return resource_dir("leaderboards")
 
 
 def parse_leaderboard(path: Path) -> LeaderboardSpec:

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from evalkit.models.base import Backend, Retriever
 from evalkit.run import progress
 from evalkit.run.cache import CachedGenerator
 from evalkit.spec.prompts import PromptBuilder
@@ -28,7 +29,7 @@ class TaskRun:
 class EvalContext:
     """What evaluators share for one run."""
 
-    backend: Any
+    backend: Backend | Retriever  # retrieval tasks get a Retriever, every other task a Backend
     generator: CachedGenerator | None
     seed: int = 1234
     samples: int | None = None  # --samples: overrides the spec's n
