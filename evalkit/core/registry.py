@@ -12,7 +12,7 @@ import difflib
 import importlib
 from typing import Any, Callable, Iterable
 
-from evalkit.core.errors import ConfigError
+from evalkit.core.errors import ConfigError, missing_dependency
 
 # Packages whose import registers the built-in plug-ins.
 _PLUGIN_PACKAGES = (
@@ -95,7 +95,12 @@ class Registry:
         obj = self._items[name]
         if isinstance(obj, str):
             module, _, attr = obj.partition(":")
-            obj = getattr(importlib.import_module(module), attr)
+            try:
+                obj = getattr(importlib.import_module(module), attr)
+            except ModuleNotFoundError as exc:
+                if exc.name and exc.name.split(".")[0] == "evalkit":
+                    raise
+                raise missing_dependency(exc, f"{self.kind} '{name}'") from None
             self._items[name] = obj
         return obj
 
