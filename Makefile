@@ -11,7 +11,7 @@ export EVALKIT_DATA_DIR ?= $(DATA)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install install-browser install-vllm demo test test-vllm test-fast bench clean
+.PHONY: install install-browser install-vllm demo lint test test-vllm test-fast bench clean
 
 install: install-browser
 	$(PY) -m venv $(VENV)
@@ -37,7 +37,13 @@ demo:
 
 # The vLLM lane runs in its own venv (.venv-vllm, `make install-vllm`). In CI
 # (CI set) a missing lane is an error, never a silent skip.
-test:
+# ruff (errors and import order, not style) and mypy hold the package to what it
+# claims; the import walls between layers are tests/test_architecture.py.
+lint:
+	$(BIN)/ruff check evalkit tests bench
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest tests --ignore=tests/vllm -q
 	@if [ -x .venv-vllm/bin/python ]; then $(MAKE) --no-print-directory test-vllm; \
 	elif [ -n "$$CI" ]; then echo "CI: .venv-vllm is missing; run make install-vllm" >&2; exit 1; \
