@@ -59,6 +59,9 @@ def include_paths(options: dict[str, Any] | None = None) -> tuple[str, ...]:
     opt = (options or {}).get("lm_eval_include_path") or []
     paths = [opt] if isinstance(opt, str) else list(opt)
     paths += [p for p in os.environ.get(INCLUDE_ENV, "").split(os.pathsep) if p]
+    from evalkit import include  # --include-path folders serve both evalkit and lm-eval tasks
+
+    paths += [str(p) for p in include.active() if str(p) not in paths]
     return tuple(str(p) for p in paths)
 
 
