@@ -120,11 +120,6 @@ def list_tasks(
 def runs(store: str = typer.Option(_store_default(), "--store", help="SQLite store (env EVALKIT_STORE)."),
          show: Optional[str] = typer.Option(None, "--show", help="Print the results table of this run id.")) -> None:
     """List stored runs (or show one)."""
-    import time as _time
-
-    from rich.console import Console
-    from rich.table import Table
-
     from evalkit.report import print_results
     from evalkit.store import Store
 
@@ -133,12 +128,9 @@ def runs(store: str = typer.Option(_store_default(), "--store", help="SQLite sto
         r = st.run(show)
         print_results(r["results"] or {}, {}, title=f"{r['model']} · run {r['run_id']} ({r['status']})")
         return
-    table = Table("run_id", "model", "tasks", "status", "started", "seconds")
-    for r in st.runs():
-        dur = f"{r['finished'] - r['started']:.1f}" if r["finished"] else ""
-        table.add_row(r["run_id"], r["model"], ",".join(r["tasks"]), r["status"],
-                      _time.strftime("%Y-%m-%d %H:%M", _time.localtime(r["started"])), dur)
-    Console().print(table)
+    from evalkit.runs_table import print_runs
+
+    print_runs(st.runs())
 
 
 @app.command("prepare-model")

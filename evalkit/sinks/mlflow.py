@@ -23,6 +23,10 @@ def log_mlflow(payload: dict[str, Any], target: str | None) -> str:
     from mlflow.tracking import MlflowClient
 
     uri = target or os.environ.get("MLFLOW_TRACKING_URI") or Path("mlruns").resolve().as_uri()
+    if uri.startswith("file:") or "://" not in uri:
+        # MLflow 3 keeps the file store (the only backend that needs no server or
+        # database) behind an opt-in; asking for a local folder is that opt-in.
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     client = MlflowClient(tracking_uri=uri)
     name = os.environ.get(EXPERIMENT_ENV, "evalkit")
     exp = client.get_experiment_by_name(name)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,8 @@ def log_wandb(payload: dict[str, Any], target: str | None) -> str:
                      settings=wandb.Settings(silent=True, console="off"))
     try:
         run.summary.update(flat_metrics(payload))
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "results.json"
-            path.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
-            run.save(str(path), base_path=tmp, policy="now")
+        # files written into run.dir are uploaded with the run (offline: at `wandb sync`)
+        (Path(run.dir) / "results.json").write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
         where = run.dir
     finally:
         run.finish()
