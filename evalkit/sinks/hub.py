@@ -30,9 +30,11 @@ def hub_path(payload: dict[str, Any]) -> str:
 def log_hub(payload: dict[str, Any], target: str | None) -> str:
     if not target or target.count("/") != 1:
         raise ConfigError("--log-to hf-hub=ORG/REPO: name the dataset repo to write to")
+    import os
+
     from huggingface_hub import HfApi
 
-    api = HfApi()
+    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None)
     api.create_repo(target, repo_type="dataset", exist_ok=True, private=True)
     body = json.dumps(export_payload(payload), indent=2, ensure_ascii=False, default=str).encode("utf-8")
     info = api.upload_file(path_or_fileobj=body, path_in_repo=hub_path(payload), repo_id=target,

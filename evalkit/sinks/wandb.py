@@ -25,4 +25,6 @@ def log_wandb(payload: dict[str, Any], target: str | None) -> str:
         where = run.dir
     finally:
         run.finish()
+        if wandb.run is None:  # no run of the caller's is open: flush the offline files to disk now
+            wandb.teardown()
     return f"{project}/{run.id} ({where})"
