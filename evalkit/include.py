@@ -64,3 +64,15 @@ def check_prompt_collisions(builtin: Path, folders: tuple[Path, ...]) -> None:
                 if (builtin / rel).is_file():
                     raise ConfigError(f"{path}: prompt template '{rel}' collides with the built-in {builtin / rel}; "
                                       "rename yours (and the task's 'prompt:' field)")
+
+
+# Keys only lm-eval task files have: such files in a shared folder are left to the lm_eval: bridge.
+LM_EVAL_KEYS = ("dataset_path", "doc_to_text", "doc_to_target", "doc_to_choice", "include", "metric_list",
+                "training_split", "test_split", "validation_split", "generation_kwargs")
+
+
+def is_lm_eval_yaml(raw: object) -> bool:
+    """An lm-evaluation-harness task or group file (read by ``--tasks lm_eval:NAME``), not an evalkit one."""
+    if not isinstance(raw, dict):
+        return False
+    return any(k in raw for k in LM_EVAL_KEYS) or isinstance(raw.get("task"), list)

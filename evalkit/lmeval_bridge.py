@@ -194,7 +194,8 @@ def evaluate(names: list[str], ctx: "EvalContext", limit: int | None, options: d
     tm = task_manager(names[0], include)
     tasks = load_tasks(names, tm)
     out = lm_eval.simple_evaluate(model=lm_class()(ctx), tasks=list(tasks.values()), task_manager=tm, limit=limit,
-                                  log_samples=True, bootstrap_iters=0, fewshot_random_seed=ctx.seed)
+                                  log_samples=True, bootstrap_iters=0, fewshot_random_seed=ctx.seed,
+                                  num_fewshot=options.get("num_fewshot"), gen_kwargs=options.get("gen_kwargs"))
     if out is None:
         raise DataError("lm-eval returned no results (non-zero rank?)")
     return {PREFIX + n: to_records(PREFIX + n, out["samples"].get(n, []), mean_metrics(t), filter_names(t))

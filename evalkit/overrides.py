@@ -35,6 +35,25 @@ class Overrides:
             out["gen_kwargs"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.gen_kwargs.items()}
         return out
 
+    def lm_eval(self) -> dict[str, Any]:
+        """The same overrides in lm-eval's names (``simple_evaluate``'s num_fewshot and gen_kwargs)."""
+        out: dict[str, Any] = {}
+        if self.num_fewshot is not None:
+            out["num_fewshot"] = self.num_fewshot
+        g = self.gen_kwargs
+        kw: dict[str, Any] = {}
+        if "max_tokens" in g:
+            kw["max_gen_toks"] = g["max_tokens"]
+        if "stop" in g:
+            kw["until"] = list(g["stop"])
+        if "temperature" in g:
+            kw["temperature"], kw["do_sample"] = g["temperature"], g["temperature"] > 0
+        if "top_p" in g:
+            kw["top_p"] = g["top_p"]
+        if kw:
+            out["gen_kwargs"] = kw
+        return out
+
     def apply(self, spec: TaskSpec) -> TaskSpec:
         """``spec`` with this run's overrides in place."""
         update: dict[str, Any] = {}

@@ -91,7 +91,7 @@ def prepare_tasks(cfg: RunConfig) -> tuple[list[TaskRun], Any, Path | None]:
         if t.startswith("lm_eval:"):  # lm-evaluation-harness tasks: lm-eval loads their data
             from evalkit.evaluators.lm_eval import task_runs
 
-            runs.extend(task_runs(t, cfg.limit, cfg.options))
+            runs.extend(task_runs(t, cfg.limit, cfg.options, cfg.overrides.lm_eval()))
             continue
         names.extend(n for n in catalog.expand(t) if n not in names)
     root = data_dir(cfg.data_dir)

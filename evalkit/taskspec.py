@@ -146,6 +146,10 @@ def _parse_file(path: Path) -> tuple[list[TaskSpec], list[GroupSpec]]:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', exc)}); fix the file") from None
+    from evalkit.include import is_lm_eval_yaml
+
+    if is_lm_eval_yaml(raw):  # a folder may hold lm-eval tasks too; the lm_eval: bridge reads those
+        return [], []
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with 'task' or 'group' at the top level")
     try:

@@ -134,3 +134,12 @@ def test_device_flag_reaches_model_args(cli, data_dir, store_path):
     res = cli("run", "--model", "dummy", "--tasks", TASK, "--limit", "1", "--device", "cpu",
               "--model-args", "device=cuda", "--data-dir", data_dir, "--store", store_path)
     assert res.code != 0 and "contradicts --model-args device=cuda" in res.err
+
+
+def test_runs_shows_whole_ids_at_any_width(cli, data_dir, store_path, monkeypatch):
+    res = _run(cli, data_dir, store_path, "--limit", "1")
+    run_id = res.out.strip().splitlines()[-1].split()[3]
+    for width in ("30", "60", "90", "200"):
+        monkeypatch.setenv("COLUMNS", width)
+        out = cli("runs", "--store", store_path).out
+        assert run_id in out, width
