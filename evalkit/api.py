@@ -8,6 +8,7 @@ results.json) and returns the same record, typed.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,12 @@ def evaluate(model: Any, tasks: str | list[str], *, limit: int | float | None = 
                         **overrides)
     except TypeError as exc:
         raise ConfigError(f"evaluate(): {exc}") from None
-    res = run(cfg)
+    training = getattr(getattr(backend, "model", None), "training", None)
+    try:
+        res = run(cfg)
+    finally:
+        if training:  # the backend put the caller's model in eval mode; hand it back as it came
+            backend.model.train()
     lines = tuple(sink_mod.publish(log_specs, res.payload)) if log_specs else ()
     return EvalResult.from_payload(res.payload, res.records, lines)
 
@@ -96,7 +102,8 @@ def _backend_for(model: Any, tokenizer: Any, label: str | None, overrides: dict[
                               "(its cache identity is that label plus hashes of its config and weights)")
         kw = {k: overrides.pop(k) for k in ("batch_size", "apply_chat_template", "system_prompt") if k in overrides}
         kw.update(overrides.pop("model_args", {}) or {})
-        return HFBackend.from_loaded(model, tokenizer, label, **kw), f"hf:{label}"
+        # a copy: the backend pads on the left, and the caller's tokenizer must keep its own side
+        return HFBackend.from_loaded(model, copy.copy(tokenizer), label, **kw), f"hf:{label}"
     if callable(getattr(model, "generate", None)) or callable(getattr(model, "loglikelihood", None)):
         return ProtocolBackend(model, label), f"object:{label or type(model).__name__}"
     raise ConfigError(f"evaluate(): cannot evaluate a {type(model).__name__}; pass a model string, a "

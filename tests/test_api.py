@@ -98,3 +98,38 @@ def test_in_memory_transformers_model(tmp_path, data_dir):
     moved = evaluate((model, tok), TASK, label="run-a/step-0", **kw)
     assert moved.config["backend"]["weights_sha256"] != ident["weights_sha256"]
     assert moved.config["requests"]["sent"] == 1  # new weights never read old generations
+
+
+def test_caller_tokenizer_and_train_mode_are_left_alone(tmp_path, data_dir, monkeypatch):
+    """The hf backend pads left and evaluates in eval mode; a training loop's objects come back as they went."""
+    import evalkit.backends.hf as hf
+
+    class Model:
+        training = True
+        config = None
+
+        def eval(self):
+            self.training = False
+
+        def train(self, mode=True):
+            self.training = mode
+
+    class Tok:
+        padding_side = "right"
+        pad_token = "<pad>"
+
+    seen = {}
+
+    def fake_from_loaded(model, tok, label, **kw):
+        model.eval()
+        tok.padding_side = "left"
+        seen["tok"] = tok
+        backend = NamedEcho()
+        backend.model, backend.cacheable, backend.close = model, False, lambda: None
+        return backend
+
+    monkeypatch.setattr(hf.HFBackend, "from_loaded", staticmethod(fake_from_loaded))
+    model, tok = Model(), Tok()
+    evaluate((model, tok), TASK, label="t", limit=1, store=tmp_path / "s.db", data_dir=data_dir)
+    assert tok.padding_side == "right" and seen["tok"] is not tok
+    assert model.training is True
