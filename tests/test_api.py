@@ -124,8 +124,10 @@ def test_caller_tokenizer_and_train_mode_are_left_alone(tmp_path, data_dir, monk
         model.eval()
         tok.padding_side = "left"
         seen["tok"] = tok
-        backend = NamedEcho()
-        backend.model, backend.cacheable, backend.close = model, False, lambda: None
+        from evalkit.api import ProtocolBackend
+
+        backend = ProtocolBackend(NamedEcho(), label)
+        backend.model = model
         return backend
 
     monkeypatch.setattr(hf.HFBackend, "from_loaded", staticmethod(fake_from_loaded))
