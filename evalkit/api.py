@@ -66,6 +66,8 @@ def evaluate(model: Any, tasks: str | list[str], *, limit: int | float | None = 
     from evalkit.overrides import Overrides, parse_gen_kwargs
     from evalkit.runner import RunConfig, run
 
+    user_model = model[0] if isinstance(model, tuple) and len(model) == 2 else model
+    training = getattr(user_model, "training", None) is True  # a torch module in train mode
     backend, model_name = _backend_for(model, tokenizer, label, overrides)
     gk = parse_gen_kwargs(gen_kwargs) if isinstance(gen_kwargs, str) else dict(gen_kwargs or {})
     log_specs = sink_mod.parse(log_to)
@@ -78,12 +80,11 @@ def evaluate(model: Any, tasks: str | list[str], *, limit: int | float | None = 
                         **overrides)
     except TypeError as exc:
         raise ConfigError(f"evaluate(): {exc}") from None
-    training = getattr(getattr(backend, "model", None), "training", None)
     try:
         res = run(cfg)
     finally:
         if training:  # the backend put the caller's model in eval mode; hand it back as it came
-            backend.model.train()
+            user_model.train()
     lines = tuple(sink_mod.publish(log_specs, res.payload)) if log_specs else ()
     return EvalResult.from_payload(res.payload, res.records, lines)
 
