@@ -77,9 +77,11 @@ def test_fixed_batch_does_not_swallow_oom_and_auto_gives_up_at_one():
 
 def test_normalize_argv():
     argv = ["run", "--model_args", "dtype=bfloat16", "--num_fewshot=0", "--output_path", "out",
-            "--log_samples", "--include_path", "d", "--batch_size", "auto", "--", "--model_args"]
+            "--log_samples", "--include_path", "d", "--batch_size", "auto", "--apply_chat_template",
+            "--system_instruction", "Be brief.", "--", "--model_args"]
     assert normalize_argv(argv) == ["run", "--model-args", "dtype=bfloat16", "--num-fewshot=0", "--output", "out",
-                                    "--log-samples", "--include-path", "d", "--batch-size", "auto", "--", "--model_args"]
+                                    "--log-samples", "--include-path", "d", "--batch-size", "auto",
+                                    "--apply-chat-template", "--system-prompt", "Be brief.", "--", "--model_args"]
 
 
 def _run(cli, data_dir, store_path, *args):
