@@ -160,6 +160,8 @@ def run(cfg: RunConfig) -> RunResult:
         t_done = time.time()
         config["timings"] = {"prepare_s": t_load - t0, "model_load_s": t_eval - t_load, "evaluate_s": t_done - t_eval,
                              "total_s": t_done - t0}
+        if cfg.batch_size == "auto":  # the size --batch-size auto settled on, for the next run
+            config["batch_size_found"] = getattr(backend, "batch_size", None)
         if generator is not None:
             config["requests"] = {"sent": generator.sent_requests, "samples_generated": generator.sent_samples,
                                   "samples_from_cache": generator.cached_samples}
