@@ -15,8 +15,9 @@ equal lm-eval's; corpus-level metrics (bleu, f1 over the corpus) are dropped.
 Metric names keep lm-eval's filter when it is not ``none``
 (``exact_match,strict-match``).
 
-Extra task folders come from ``EVALKIT_LM_EVAL_INCLUDE`` (os.pathsep-separated)
-or the run option ``lm_eval_include_path``; they are searched first, and the
+Extra task folders come from ``--include-path`` (the same folders evalkit's own
+tasks come from), ``EVALKIT_LM_EVAL_INCLUDE`` (os.pathsep-separated) or the run
+option ``lm_eval_include_path``; they are searched first, and the
 built-in task index (slow to build, ~15 s) only when the name is not there
 (never when ``EVALKIT_LM_EVAL_DEFAULTS=0``).
 """
