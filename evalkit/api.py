@@ -9,6 +9,7 @@ results.json) and returns the same record, typed.
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ class EvalResult:
 
 
 def evaluate(model: Any, tasks: str | list[str], *, limit: int | float | None = None, samples: int | None = None,
-             store: str | Path = "evalkit.db", output: str | Path | None = None, label: str | None = None,
+             store: str | Path | None = None, output: str | Path | None = None, label: str | None = None,
              tokenizer: Any = None, data_dir: str | None = None, seed: int = 1234, num_fewshot: int | None = None,
              gen_kwargs: dict[str, Any] | str | None = None, include_path: list[str] | str | None = None,
              log_to: list[str] | str | None = None, overwrite: bool = False, **overrides: Any) -> EvalResult:
@@ -59,6 +60,7 @@ def evaluate(model: Any, tasks: str | list[str], *, limit: int | float | None = 
     transformers ``(model, tokenizer)`` pair (or ``tokenizer=``) with a ``label`` naming it;
     or any object with the backend protocol (``generate(requests)``, optionally
     ``identity()`` and ``loglikelihood``). ``limit``: a count, or a fraction (0.1) of each task.
+    ``store``: the SQLite store (default: EVALKIT_STORE, else evalkit.db), which is also the cache.
     ``overrides``: any other ``RunConfig`` field (batch_size, temperature, model_args,
     apply_chat_template, system_prompt, aggregator, options...).
     """
@@ -73,7 +75,7 @@ def evaluate(model: Any, tasks: str | list[str], *, limit: int | float | None = 
     log_specs = sink_mod.parse(log_to)
     try:
         cfg = RunConfig(model=model_name, tasks=[tasks] if isinstance(tasks, str) else list(tasks), limit=limit,
-                        samples=samples, store=Path(store), output=Path(output) if output else None,
+                        samples=samples, store=Path(store or os.environ.get("EVALKIT_STORE", "evalkit.db")), output=Path(output) if output else None,
                         data_dir=data_dir, seed=seed, overwrite=overwrite, backend=backend,
                         overrides=Overrides(num_fewshot, gk),
                         include_path=[include_path] if isinstance(include_path, str) else list(include_path or []),
