@@ -9,7 +9,6 @@ import pytest
 from evalkit import evaluate
 from evalkit.types import Generation
 
-pytest.importorskip("lm_eval")
 
 TASK = """task: tiny_sum
 dataset_path: json
