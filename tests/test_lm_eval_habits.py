@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from evalkit import evaluate
 from evalkit.types import Generation
-
 
 TASK = """task: tiny_sum
 dataset_path: json
