@@ -61,3 +61,25 @@ def test_hf_options_end_to_end(cli, tmp_path, data_dir, store_path):
     assert ident2["peft"] == str(adapter) and len(ident2["peft_sha256"]) == 64 and ident2["revision"] == "main"
     assert cfg2["requests"]["sent"] == 1  # another identity: the base model's cached text is not reused
     assert adapted["outputs"] != plain["outputs"]
+
+
+def test_weights_fingerprint_sees_every_bit_and_dtype():
+    import torch
+
+    from evalkit.backends.hf_loaded import weights_sha256
+
+    class Tiny(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 2)
+            self.register_buffer("scale", torch.tensor(2.0))  # 0-dim buffers hash too
+
+    torch.manual_seed(0)
+    a = Tiny()
+    torch.manual_seed(0)
+    b = Tiny()
+    assert weights_sha256(a) == weights_sha256(b)  # equal weights, different objects: same identity
+    with torch.no_grad():
+        b.lin.weight[0, 0] += 1e-7
+    assert weights_sha256(a) != weights_sha256(b)
+    assert weights_sha256(a.to(torch.bfloat16)) != weights_sha256(b)
