@@ -17,14 +17,18 @@ from evalkit.core.errors import ConfigError, missing_dependency
 # Packages whose import registers the built-in plug-ins.
 _PLUGIN_PACKAGES = (
     "evalkit.scoring",
+    "evalkit.benchmarks",
     "evalkit.spec.loaders",
     "evalkit.spec.prompts",
     "evalkit.models",
     "evalkit.scoring.aggregators",
     "evalkit.evaluate",
     "evalkit.store.embeddings",
+    "evalkit.report.sinks",
 )
+ENTRY_POINT_GROUP = "evalkit.plugins"  # third-party packages: scorers, extractors, ... (see evalkit.spec.include)
 _loaded = False
+_loading_plugin: str | None = None  # the entry point being imported: its names must be new
 
 
 def _load_plugins() -> None:
@@ -34,6 +38,29 @@ def _load_plugins() -> None:
     _loaded = True
     for name in _PLUGIN_PACKAGES:
         importlib.import_module(name)
+    load_entry_points()
+
+
+def load_entry_points(group: str = ENTRY_POINT_GROUP) -> list[str]:
+    """Import every module declared under ``[project.entry-points."evalkit.plugins"]``;
+    its decorators register the plug-ins. Returns the entry point names loaded."""
+    global _loading_plugin
+    from importlib.metadata import entry_points
+
+    loaded = []
+    for ep in entry_points(group=group):
+        _loading_plugin = f"{ep.name} = {ep.value}"
+        try:
+            ep.load()
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise ConfigError(f"evalkit plugin '{_loading_plugin}' failed to import ({type(exc).__name__}: {exc}); "
+                              "fix or uninstall the package that declares it") from None
+        finally:
+            _loading_plugin = None
+        loaded.append(ep.name)
+    return loaded
 
 
 def import_submodules(package: str) -> None:
@@ -61,6 +88,9 @@ class Registry:
 
     def register(self, name: str) -> Callable[[Any], Any]:
         def deco(obj: Any) -> Any:
+            if _loading_plugin and name in self._items:
+                raise ConfigError(f"evalkit plugin '{_loading_plugin}' registers {self.kind} '{name}', "
+                                  "which already exists; give it another name")
             self._claim(name, obj)
             self._items[name] = obj
             return obj
@@ -129,3 +159,4 @@ fewshot_sources = Registry("few-shot source")
 evaluators = Registry("task output_type")
 # Storage that models use without importing the store (which sits above them on the data path).
 storages = Registry("storage")
+sinks = Registry("--log-to sink")

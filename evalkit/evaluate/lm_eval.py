@@ -15,7 +15,8 @@ from evalkit.spec.taskspec import DatasetSpec, TaskSpec
 from evalkit.core.types import SampleRecord
 
 
-def task_runs(name: str, limit: int | None, options: dict[str, Any]) -> list[TaskRun]:
+def task_runs(name: str, limit: int | float | None, options: dict[str, Any],
+              overrides: dict[str, Any] | None = None) -> list[TaskRun]:
     """TaskRuns for ``lm_eval:<task>`` (one per leaf task of an lm-eval group)."""
     runs = []
     for leaf in bridge.resolve(name[len(bridge.PREFIX):], options):
@@ -23,7 +24,7 @@ def task_runs(name: str, limit: int | None, options: dict[str, Any]) -> list[Tas
                         output_type="lm_eval", dataset=DatasetSpec(format="lm_eval"), metric=leaf.metric,
                         options={"lm_eval_task": leaf.name, "lm_eval_output_type": leaf.output_type,
                                  "lm_eval_config_hash": leaf.config_hash, "limit": limit,
-                                 "include_path": list(bridge.include_paths(options))})
+                                 "include_path": list(bridge.include_paths(options)), **(overrides or {})})
         runs.append(TaskRun(spec, []))
     return runs
 
@@ -31,4 +32,6 @@ def task_runs(name: str, limit: int | None, options: dict[str, Any]) -> list[Tas
 @evaluators.register("lm_eval")
 def evaluate_lm_eval(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleRecord]]:
     names = [t.spec.options["lm_eval_task"] for t in tasks]
-    return bridge.evaluate(names, ctx, tasks[0].spec.options.get("limit"), ctx.options)
+    spec = tasks[0].spec.options  # --num-fewshot / --gen-kwargs, in lm-eval's names
+    extra = {k: spec[k] for k in ("num_fewshot", "gen_kwargs") if k in spec}
+    return bridge.evaluate(names, ctx, spec.get("limit"), ctx.options | extra)

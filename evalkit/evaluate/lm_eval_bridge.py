@@ -15,8 +15,9 @@ equal lm-eval's; corpus-level metrics (bleu, f1 over the corpus) are dropped.
 Metric names keep lm-eval's filter when it is not ``none``
 (``exact_match,strict-match``).
 
-Extra task folders come from ``EVALKIT_LM_EVAL_INCLUDE`` (os.pathsep-separated)
-or the run option ``lm_eval_include_path``; they are searched first, and the
+Extra task folders come from ``--include-path`` (the same folders evalkit's own
+tasks come from), ``EVALKIT_LM_EVAL_INCLUDE`` (os.pathsep-separated) or the run
+option ``lm_eval_include_path``; they are searched first, and the
 built-in task index (slow to build, ~15 s) only when the name is not there
 (never when ``EVALKIT_LM_EVAL_DEFAULTS=0``).
 """
@@ -59,6 +60,9 @@ def include_paths(options: dict[str, Any] | None = None) -> tuple[str, ...]:
     opt = (options or {}).get("lm_eval_include_path") or []
     paths = [opt] if isinstance(opt, str) else list(opt)
     paths += [p for p in os.environ.get(INCLUDE_ENV, "").split(os.pathsep) if p]
+    from evalkit.spec import include  # --include-path folders serve both evalkit and lm-eval tasks
+
+    paths += [str(p) for p in include.active() if str(p) not in paths]
     return tuple(str(p) for p in paths)
 
 
@@ -191,7 +195,8 @@ def evaluate(names: list[str], ctx: "EvalContext", limit: int | None, options: d
     tm = task_manager(names[0], include)
     tasks = load_tasks(names, tm)
     out = lm_eval.simple_evaluate(model=lm_class()(ctx), tasks=list(tasks.values()), task_manager=tm, limit=limit,
-                                  log_samples=True, bootstrap_iters=0, fewshot_random_seed=ctx.seed)
+                                  log_samples=True, bootstrap_iters=0, fewshot_random_seed=ctx.seed,
+                                  num_fewshot=options.get("num_fewshot"), gen_kwargs=options.get("gen_kwargs"))
     if out is None:
         raise DataError("lm-eval returned no results (non-zero rank?)")
     return {PREFIX + n: to_records(PREFIX + n, out["samples"].get(n, []), mean_metrics(t), filter_names(t))

@@ -12,57 +12,113 @@ import hashlib
 import os
 from typing import Any, Callable
 
+from evalkit.models.autobatch import AUTO_START, BatchSizer
 from evalkit.models.base import BaseBackend, Progress, truncate_at_stop
+from evalkit.models.hf_loaded import adapter_sha256, loaded_identity, resolve_chat_template, with_adapter
 from evalkit.core.errors import BackendError, ConfigError
 from evalkit.models.aliases import folder_fingerprint, resolve_model_path
 from evalkit.core.types import Generation, Loglikelihood, LoglikelihoodRequest, Request
 
 
 class HFBackend(BaseBackend):
-    def __init__(self, target: str, batch_size: int = 8, dtype: str = "float32", device: str | None = None,
+    def __init__(self, target: str, batch_size: int | str = 8, dtype: str = "float32", device: str | None = None,
                  apply_chat_template: bool = False, system_prompt: str | None = None,
-                 max_length: int | None = None, trust_remote_code: bool = False, **unknown: Any):
+                 max_length: int | None = None, trust_remote_code: bool = False, revision: str | None = None,
+                 device_map: str | None = None, peft: str | None = None, chat_template: str | None = None,
+                 max_batch_size: int = AUTO_START, **unknown: Any):
         if unknown:
             raise ConfigError(f"hf backend: unknown --model-args {', '.join(sorted(unknown))}")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self.torch = torch
-        self.target = target
-        self.path = resolve_model_path(target)
-        self.batch_size = int(batch_size)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.dtype = dtype
-        self.apply_chat_template = bool(apply_chat_template)
-        self.system_prompt = system_prompt
-        if self.device == "cpu":
-            torch.set_num_threads(os.cpu_count() or 1)
+        path = resolve_model_path(target)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
-            self.tok = AutoTokenizer.from_pretrained(self.path, trust_remote_code=trust_remote_code)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                self.path, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code).to(self.device)
+            tok = AutoTokenizer.from_pretrained(path, revision=revision, trust_remote_code=trust_remote_code)
+            model = AutoModelForCausalLM.from_pretrained(
+                path, dtype=getattr(torch, dtype), revision=revision, trust_remote_code=trust_remote_code,
+                **({"device_map": device_map} if device_map else {}))
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(f"cannot load model '{target}' ({first[:200]}); give a local model folder, "
                               "or a hub id with network access") from None
+        if not device_map:  # with a device_map, accelerate has placed the layers already
+            model = model.to(device)
+        if peft:
+            model = with_adapter(model, peft)
+        self.path, self.revision, self.peft, self.device_map = path, revision, peft, device_map
+        self._setup(model, tok, target, batch_size, dtype, device, apply_chat_template, system_prompt, max_length,
+                    chat_template, max_batch_size)
+
+    @classmethod
+    def from_loaded(cls, model: Any, tokenizer: Any, label: str, batch_size: int | str = 8,
+                    apply_chat_template: bool = False, system_prompt: str | None = None,
+                    max_length: int | None = None, chat_template: str | None = None,
+                    max_batch_size: int = AUTO_START, **unknown: Any) -> "HFBackend":
+        """A backend over a model and tokenizer already in memory (a training loop's
+        checkpoint). Its cache identity hashes the config and the weights, never id()."""
+        if unknown:
+            raise ConfigError(f"in-memory transformers model: unknown options {', '.join(sorted(unknown))}")
+        self = cls.__new__(cls)
+        self.path, self.revision, self.peft, self.device_map = None, None, None, None
+        param = next(model.parameters())
+        self._setup(model, tokenizer, label, batch_size, str(param.dtype).removeprefix("torch."), str(param.device),
+                    apply_chat_template, system_prompt, max_length, chat_template, max_batch_size)
+        self._loaded_identity = loaded_identity(model, label)
+        return self
+
+    def _setup(self, model: Any, tok: Any, target: str, batch_size: int | str, dtype: str, device: str,
+               apply_chat_template: bool, system_prompt: str | None, max_length: int | None,
+               chat_template: str | None, max_batch_size: int) -> None:
+        import torch
+
+        self.torch = torch
+        self.target = target
+        self.model, self.tok = model, tok
+        self.sizer = BatchSizer(batch_size, max_batch_size)
+        self.device = device
+        self.dtype = dtype
+        self.apply_chat_template = bool(apply_chat_template or chat_template)
+        self.system_prompt = system_prompt
+        self._loaded_identity: dict[str, Any] | None = None
+        if self.device == "cpu":
+            torch.set_num_threads(os.cpu_count() or 1)
         self.model.eval()
         self.tok.padding_side = "left"
         if self.tok.pad_token is None:
             self.tok.pad_token = self.tok.eos_token
         self.max_length = int(max_length or getattr(self.model.config, "max_position_embeddings", 4096))
-        self.chat_template = getattr(self.tok, "chat_template", None) or ""
+        self.chat_template_name = chat_template
+        self.chat_template = resolve_chat_template(tok, chat_template) if chat_template else (
+            getattr(self.tok, "chat_template", None) or "")
+        if isinstance(self.chat_template, dict):  # several named templates: the default one
+            self.chat_template = self.chat_template.get("default", "")
         self._prefix: tuple[tuple[int, ...], Any] | None = None
         if self.apply_chat_template and not self.chat_template:
             raise ConfigError(f"--apply-chat-template: model '{target}' has no chat template")
 
+    @property
+    def batch_size(self) -> int:
+        return self.sizer.size
+
     def identity(self) -> dict[str, Any]:
-        ident: dict[str, Any] = {"backend": "hf", "model": self.target, "dtype": self.dtype}
-        if self.target != "smollm2-135m":
+        if self._loaded_identity is not None:
+            ident: dict[str, Any] = dict(self._loaded_identity)
+        else:
+            ident = {"backend": "hf", "model": self.target, "dtype": self.dtype}
+        if self.path and self.target != "smollm2-135m":
             ident["path"] = self.path
             ident["files_sha256"] = folder_fingerprint(self.path)
+        if self.revision:
+            ident["revision"] = self.revision
+        if self.peft:
+            ident["peft"] = self.peft
+            ident["peft_sha256"] = adapter_sha256(self.peft)
         if self.apply_chat_template:
             ident["chat_template_sha256"] = hashlib.sha256(self.chat_template.encode()).hexdigest()
             ident["system_prompt"] = self.system_prompt
+            if self.chat_template_name:
+                ident["chat_template_name"] = self.chat_template_name
         return ident
 
     def format_prompt(self, prompt: str) -> str:
@@ -70,7 +126,8 @@ class HFBackend(BaseBackend):
             return prompt
         messages = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else [])
         messages.append({"role": "user", "content": prompt})
-        return self.tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return self.tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                            chat_template=self.chat_template)
 
     # -- generation --------------------------------------------------------
     def generate(self, requests: list[Request], progress: Progress | None = None,
@@ -83,9 +140,9 @@ class HFBackend(BaseBackend):
         results: list[Generation | None] = [None] * len(requests)
         for rows in _groups(requests, encoded):
             prefix = _shared_prefix([encoded[i] for i, _ in rows])
-            for b in range(0, len(rows), self.batch_size):
-                batch = rows[b:b + self.batch_size]
-                outs = self._generate_rows([(requests[i], k, encoded[i]) for i, k in batch], prefix)
+            run_rows = lambda batch, prefix=prefix: self._generate_rows(  # noqa: E731
+                [(requests[i], k, encoded[i]) for i, k in batch], prefix)
+            for batch, outs in self.sizer.run(rows, run_rows):
                 for (i, k), (text, reason, n_new) in zip(batch, outs):
                     n = requests[i].params.n
                     if _rows_needed(requests[i]) == 1 and n > 1:  # greedy: every sample is the same
@@ -161,31 +218,35 @@ class HFBackend(BaseBackend):
 
     # -- log-likelihood ------------------------------------------------------
     def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[Loglikelihood]:
+        out: list[Loglikelihood] = []
+        for _, scored in self.sizer.run(requests, self._loglikelihood_batch):
+            out.extend(scored)
+        return out
+
+    def _loglikelihood_batch(self, batch: list[LoglikelihoodRequest]) -> list[Loglikelihood]:
         torch = self.torch
         out: list[Loglikelihood] = []
-        for b in range(0, len(requests), self.batch_size):
-            batch = requests[b:b + self.batch_size]
-            pairs = []
-            for r in batch:
-                ctx = self.tok(self.format_prompt(r.context), add_special_tokens=False)["input_ids"]
-                cont = self.tok(r.continuation, add_special_tokens=False)["input_ids"]
-                if not cont:
-                    raise BackendError(f"empty continuation for {r.task} doc {r.doc_id}")
-                whole = (ctx + cont)[-(self.max_length + 1):]
-                pairs.append((whole, len(cont)))
-            width = max(len(w) - 1 for w, _ in pairs)
-            pad = self.tok.pad_token_id
-            inp = torch.tensor([[pad] * (width - len(w) + 1) + w[:-1] for w, _ in pairs], device=self.device)
-            attn = torch.tensor([[0] * (width - len(w) + 1) + [1] * (len(w) - 1) for w, _ in pairs], device=self.device)
-            with torch.inference_mode():
-                logits = self.model(input_ids=inp, attention_mask=attn).logits.float()
-            logp = torch.log_softmax(logits, dim=-1)
-            for row, ((whole, n_cont), r) in enumerate(zip(pairs, batch)):
-                target = torch.tensor(whole[-n_cont:], device=self.device)
-                lp = logp[row, -n_cont:, :]
-                total = lp.gather(1, target[:, None]).sum().item()
-                greedy = bool((lp.argmax(-1) == target).all().item())
-                out.append(Loglikelihood(total, greedy, n_cont, len(r.continuation)))
+        pairs = []
+        for r in batch:
+            ctx = self.tok(self.format_prompt(r.context), add_special_tokens=False)["input_ids"]
+            cont = self.tok(r.continuation, add_special_tokens=False)["input_ids"]
+            if not cont:
+                raise BackendError(f"empty continuation for {r.task} doc {r.doc_id}")
+            whole = (ctx + cont)[-(self.max_length + 1):]
+            pairs.append((whole, len(cont)))
+        width = max(len(w) - 1 for w, _ in pairs)
+        pad = self.tok.pad_token_id
+        inp = torch.tensor([[pad] * (width - len(w) + 1) + w[:-1] for w, _ in pairs], device=self.device)
+        attn = torch.tensor([[0] * (width - len(w) + 1) + [1] * (len(w) - 1) for w, _ in pairs], device=self.device)
+        with torch.inference_mode():
+            logits = self.model(input_ids=inp, attention_mask=attn).logits.float()
+        logp = torch.log_softmax(logits, dim=-1)
+        for row, ((whole, n_cont), r) in enumerate(zip(pairs, batch)):
+            target = torch.tensor(whole[-n_cont:], device=self.device)
+            lp = logp[row, -n_cont:, :]
+            total = lp.gather(1, target[:, None]).sum().item()
+            greedy = bool((lp.argmax(-1) == target).all().item())
+            out.append(Loglikelihood(total, greedy, n_cont, len(r.continuation)))
         return out
 
 

@@ -255,7 +255,19 @@ def _notes(baseline: RunScores, candidate: RunScores, names: list[str]) -> list[
     changed = [t for t in names if _hash(baseline, t) and _hash(candidate, t) and _hash(baseline, t) != _hash(candidate, t)]
     if changed:
         notes.append(f"task spec or prompt differs between the runs for: {', '.join(changed[:10])}")
+    data = [t for t in names if _data(baseline, t) and _data(candidate, t) and _data(baseline, t) != _data(candidate, t)]
+    if data:
+        notes.append(f"warning: the data files differ between the runs (data_sha256) for: {', '.join(data[:10])}"
+                     + (f" (+{len(data) - 10} more)" if len(data) > 10 else "") + "; the scores are not on the same data")
     return notes
+
+
+def _data(run: RunScores, task: str) -> tuple[Any, Any] | None:
+    """What pinned a task's data: the local files' hash, else the hub revision (None: not recorded)."""
+    spec = run.spec_hashes.get(task)
+    if not isinstance(spec, dict) or not (spec.get("data_sha256") or spec.get("data_hub")):
+        return None
+    return (spec.get("data_sha256"), spec.get("data_revision"))
 
 
 def _hash(run: RunScores, task: str) -> tuple[Any, Any] | None:
@@ -319,7 +331,7 @@ def to_text(c: Comparison, max_flips: int = 20) -> str:
     if unpaired:
         lines += ["", "unpaired docs (not tested):"]
         lines += [f"  {t.task}: {t.only_baseline} only in baseline, {t.only_candidate} only in candidate" for t in unpaired]
-    lines += [""] + [f"note: {n}" for n in c.notes] + [_verdict_line(c)]
+    lines += [""] + [n if n.startswith("warning:") else f"note: {n}" for n in c.notes] + [_verdict_line(c)]
     return "\n".join(lines)
 
 

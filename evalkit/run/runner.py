@@ -17,8 +17,11 @@ from typing import Any
 from evalkit.models import load_backend, parse_model
 from evalkit.run.cache import CachedGenerator
 from evalkit.spec.loaders import data_dir, load_docs
+from evalkit.spec.datahash import pinned_data
+from evalkit.spec import include
 from evalkit.core.errors import ConfigError
 from evalkit.run.context import EvalContext, TaskRun
+from evalkit.spec.overrides import Overrides, check_model_spelling, parse_batch_size, parse_limit
 from evalkit.spec.prompts import PromptBuilder
 from evalkit.core.provenance import environment
 from evalkit.core.registry import aggregators, evaluators
@@ -36,8 +39,8 @@ class RunConfig:
 
     model: str
     tasks: list[str]
-    limit: int | None = None
-    batch_size: int = 8
+    limit: int | float | None = None  # a count of docs, or a fraction of each task (0.1)
+    batch_size: int | str = 8  # or "auto" (hf: largest that fits, halving on out-of-memory)
     output: Path | None = None
     store: Path = Path("evalkit.db")
     seed: int = 1234
@@ -50,6 +53,9 @@ class RunConfig:
     temperature: float | None = None
     overwrite: bool = False
     options: dict[str, Any] = field(default_factory=dict)  # evaluator options (critic, tool rounds...)
+    overrides: Overrides = field(default_factory=Overrides)  # --num-fewshot, --gen-kwargs
+    include_path: list[str] = field(default_factory=list)  # --include-path task folders
+    backend: Any = None  # an already-built backend (the Python API's in-memory models); None: load cfg.model
 
 
 @dataclass
@@ -62,12 +68,12 @@ class RunResult:
 
 
 def validate(cfg: RunConfig) -> None:
-    if cfg.limit is not None and cfg.limit < 1:
-        raise ConfigError(f"--limit must be at least 1, got {cfg.limit}")
+    cfg.limit = parse_limit(cfg.limit)
+    cfg.batch_size = parse_batch_size(cfg.batch_size)
+    if cfg.backend is None:
+        check_model_spelling(cfg.model, cfg.model_args)
     if cfg.samples is not None and cfg.samples < 1:
         raise ConfigError(f"--samples must be at least 1, got {cfg.samples}")
-    if cfg.batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1, got {cfg.batch_size}")
     if not cfg.tasks:
         raise ConfigError("no tasks given: pass --tasks NAME[,NAME...] (see `evalkit tasks`)")
     if cfg.aggregator is not None:
@@ -77,6 +83,7 @@ def validate(cfg: RunConfig) -> None:
 
 
 def prepare_tasks(cfg: RunConfig) -> tuple[list[TaskRun], Any, Path | None]:
+    include.activate(cfg.include_path)
     catalog = load_catalog()
     names: list[str] = []
     runs = []
@@ -84,12 +91,12 @@ def prepare_tasks(cfg: RunConfig) -> tuple[list[TaskRun], Any, Path | None]:
         if t.startswith("lm_eval:"):  # lm-evaluation-harness tasks: lm-eval loads their data
             from evalkit.evaluate.lm_eval import task_runs
 
-            runs.extend(task_runs(t, cfg.limit, cfg.options))
+            runs.extend(task_runs(t, cfg.limit, cfg.options, cfg.overrides.lm_eval()))
             continue
         names.extend(n for n in catalog.expand(t) if n not in names)
     root = data_dir(cfg.data_dir)
     for name in names:
-        spec = catalog.tasks[name]
+        spec = cfg.overrides.apply(catalog.tasks[name])
         evaluators.get(spec.output_type)
         docs = load_docs(spec.dataset, root, cfg.limit)
         prompts = PromptBuilder(spec, root) if spec.prompt else None
@@ -130,15 +137,16 @@ def run(cfg: RunConfig) -> RunResult:
     task_runs, catalog, root = prepare_tasks(cfg)
     store = Store(cfg.store)
     t_load = time.time()
-    backend = load_backend(cfg.model, **backend_kwargs(cfg))
+    backend = cfg.backend if cfg.backend is not None else load_backend(cfg.model, **backend_kwargs(cfg))
     generator = CachedGenerator(backend, store) if hasattr(backend, "generate") else None
     run_id = new_run_id()
     config = {
         "model": cfg.model, "backend": backend.identity(), "model_args": cfg.model_args,
         "tasks": cfg.tasks, "limit": cfg.limit, "seed": cfg.seed, "samples": cfg.samples,
         "aggregator": cfg.aggregator, "temperature": cfg.temperature, "batch_size": cfg.batch_size, "options": cfg.options,
+        "overrides": cfg.overrides.record(), "include_path": [str(p) for p in include.active()],
         "task_specs": {t.spec.name: {"spec_hash": t.spec.spec_hash(), "prompt_hash": t.prompts.hash if t.prompts else None,
-                                     "n_docs": len(t.docs)} for t in task_runs},
+                                     "n_docs": len(t.docs), **pinned_data(t.spec, root)} for t in task_runs},
         "data_dir": str(root) if root else None, "environment": environment(),
     }
     store.start_run(run_id, cfg.model, cfg.tasks, config)
@@ -157,6 +165,8 @@ def run(cfg: RunConfig) -> RunResult:
         t_done = time.time()
         config["timings"] = {"prepare_s": t_load - t0, "model_load_s": t_eval - t_load, "evaluate_s": t_done - t_eval,
                              "total_s": t_done - t0}
+        if cfg.batch_size == "auto":  # the size --batch-size auto settled on, for the next run
+            config["batch_size_found"] = getattr(backend, "batch_size", None)
         if generator is not None:
             config["requests"] = {"sent": generator.sent_requests, "samples_generated": generator.sent_samples,
                                   "samples_from_cache": generator.cached_samples}

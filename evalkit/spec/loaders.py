@@ -62,10 +62,13 @@ def _indexed_records(spec: DatasetSpec, root: Path | None) -> list[tuple[int, di
             if all(r.get(k) in v if isinstance(v, list) else r.get(k) == v for k, v in keep.items())]
 
 
-def load_docs(spec: DatasetSpec, root: Path | None, limit: int | None = None) -> list[Doc]:
+def load_docs(spec: DatasetSpec, root: Path | None, limit: int | float | None = None) -> list[Doc]:
+    """The first ``limit`` docs: a count, or a fraction of the task (rounded up)."""
+    from evalkit.spec.overrides import docs_for_limit
+
     pairs = _indexed_records(spec, root)
     if limit is not None:
-        pairs = pairs[:limit]
+        pairs = pairs[:docs_for_limit(len(pairs), limit)]
     return [Doc(i, r) for i, r in pairs]
 
 
@@ -74,7 +77,7 @@ def _load_hub(spec: DatasetSpec) -> list[dict[str, Any]]:
     try:
         import datasets  # heavy; only when the hub is actually used
 
-        ds = datasets.load_dataset(spec.hub, spec.hub_name, split=spec.hub_split)
+        ds = datasets.load_dataset(spec.hub, spec.hub_name, split=spec.hub_split, revision=spec.revision)
     except Exception as exc:  # network, auth, missing config: all end the same way
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(

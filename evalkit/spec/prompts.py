@@ -32,10 +32,19 @@ class FewShot:
     source_text: str = field(default="", repr=False)  # hashed into provenance
 
 
-@lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
+    from evalkit.spec import include
+
+    return _env_for(include.active())
+
+
+@lru_cache(maxsize=8)
+def _env_for(folders: tuple[Path, ...]) -> jinja2.Environment:
+    from evalkit.spec import include
+
+    include.check_prompt_collisions(prompts_dir(), folders)
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(prompts_dir())),
+        loader=jinja2.FileSystemLoader([str(prompts_dir()), *map(str, include.prompt_dirs(folders))]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,  # prompts end where the model continues
         autoescape=False,
@@ -46,13 +55,15 @@ def template(name: str) -> jinja2.Template:
     try:
         return _env().get_template(name)
     except jinja2.TemplateNotFound:
-        raise ConfigError(f"prompt template '{name}' not found in {prompts_dir()}") from None
+        searched = ", ".join(_env().loader.searchpath)  # type: ignore[union-attr]
+        raise ConfigError(f"prompt template '{name}' not found in {searched}") from None
     except jinja2.TemplateSyntaxError as exc:
         raise ConfigError(f"prompts/{name}:{exc.lineno}: template syntax error: {exc.message}") from None
 
 
 def template_source(name: str) -> str:
-    return (prompts_dir() / name).read_text(encoding="utf-8")
+    env = _env()
+    return env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
 
 
 class PromptBuilder:

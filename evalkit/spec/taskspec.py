@@ -36,6 +36,7 @@ class DatasetSpec(_Frozen):
     hub: str | None = None  # HuggingFace hub id, used when no local mirror is given
     hub_name: str | None = None  # hub config name
     hub_split: str = "test"
+    revision: str | None = None  # hub dataset commit or tag: pins what "the same task" means
     options: dict[str, Any] = Field(default_factory=dict)  # loader-specific (e.g. BEIR split)
 
 
@@ -146,6 +147,10 @@ def _parse_file(path: Path) -> tuple[list[TaskSpec], list[GroupSpec]]:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', exc)}); fix the file") from None
+    from evalkit.spec.include import is_lm_eval_yaml
+
+    if is_lm_eval_yaml(raw):  # a folder may hold lm-eval tasks too; the lm_eval: bridge reads those
+        return [], []
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with 'task' or 'group' at the top level")
     try:
@@ -225,7 +230,10 @@ class Catalog:
 
 
 def load_catalog(folders: tuple[Path, ...] | None = None) -> Catalog:
-    folders = folders or (tasks_dir(),)
+    """Tasks of ``folders``; by default the built-in ones plus the --include-path folders."""
+    from evalkit.spec import include
+
+    folders = folders or (tasks_dir(), *include.active())
     return _load_catalog(tuple(str(f) for f in folders))
 
 
@@ -242,7 +250,8 @@ def _load_catalog(folders: tuple[str, ...]) -> Catalog:
                 tasks[t.name] = t
             for g in new_groups:
                 if g.name in tasks or g.name in groups:
-                    raise ConfigError(f"{path}: group '{g.name}' is already defined elsewhere")
+                    other = tasks[g.name].source_file if g.name in tasks else groups[g.name].source_file
+                    raise ConfigError(f"{path}: group '{g.name}' is already defined in {other}")
                 groups[g.name] = g
     cat = Catalog(tasks, groups)
     for g in groups.values():

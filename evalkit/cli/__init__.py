@@ -29,8 +29,8 @@ def _split(values: list[str]) -> list[str]:
 def run(
     model: str = typer.Option(..., "--model", "-m", help="BACKEND:TARGET (hf:PATH, replay:FILE, vllm:PATH, dummy) or an alias (smollm2-135m)."),
     tasks: list[str] = typer.Option(..., "--tasks", "-t", help="Task or group names, comma-separated (see `evalkit tasks`)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate only the first N docs of each task."),
-    batch_size: int = typer.Option(8, "--batch-size", help="Prompts per forward pass (hf backend)."),
+    limit: Optional[str] = typer.Option(None, "--limit", help="Evaluate only the first N docs of each task, or a fraction of each (0.1)."),
+    batch_size: str = typer.Option("8", "--batch-size", help="Prompts per forward pass (hf backend); auto: the largest that fits, halving on out-of-memory."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results.json and samples/<task>.jsonl here."),
     store: str = typer.Option(_store_default(), "--store", help="SQLite store for runs, samples and the generation cache (env EVALKIT_STORE)."),
     seed: int = typer.Option(1234, "--seed", help="Seed for sampled generations (each sample is seeded on its own)."),
@@ -45,32 +45,52 @@ def run(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing results.json in --output."),
     critic: bool = typer.Option(False, "--critic", help="CRITIC: verify each answer with a tool, critique and revise it (generate tasks)."),
     max_rounds: Optional[int] = typer.Option(None, "--max-rounds", help="CRITIC revision rounds (default: the task's, else 3)."),
+    num_fewshot: Optional[int] = typer.Option(None, "--num-fewshot", help="Few-shot exemplars per prompt for every task (0: zero-shot; default: the task's)."),
+    gen_kwargs: Optional[str] = typer.Option(None, "--gen-kwargs", help="Decoding overrides: max_tokens=N,temperature=T,top_p=P,stop=A|B,n=N."),
+    device: Optional[str] = typer.Option(None, "--device", help="hf backend device: cpu, cuda, cuda:1, mps (default: cuda when present)."),
+    chat_template: Optional[str] = typer.Option(None, "--chat-template", help="A named chat template of the tokenizer (or a jinja file); implies --apply-chat-template."),
+    include_path: list[str] = typer.Option([], "--include-path", help="Folder of extra task YAML files and prompts (repeatable; env EVALKIT_INCLUDE_PATH)."),
+    log_to: list[str] = typer.Option([], "--log-to", help="Also send the run to: mlflow[=URI], wandb[=PROJECT], hf-hub=ORG/REPO (repeatable)."),
+    log_samples: bool = typer.Option(False, "--log-samples", hidden=True, help="Accepted for lm-eval users: samples are always logged."),
 ) -> None:
     """Evaluate MODEL on TASKS; print a results table and store the run."""
+    from evalkit.report import sinks
     from evalkit.models import parse_model_args
+    from evalkit.spec.overrides import Overrides, parse_gen_kwargs, run_model_args
     from evalkit.report.console import print_results
     from evalkit.run.runner import RunConfig, run as do_run
 
+    log_specs = sinks.parse(log_to)
+
     cfg = RunConfig(model=model, tasks=_split(tasks), limit=limit, batch_size=batch_size, output=output,
                     store=Path(store), seed=seed, data_dir=data_dir, samples=samples,
-                    model_args=parse_model_args(model_args) | ({"base_url": base_url} if base_url else {}),
+                    model_args=run_model_args(parse_model_args(model_args), base_url, device, chat_template),
                     apply_chat_template=apply_chat_template,
                     system_prompt=system_prompt, aggregator=aggregate, temperature=temperature, overwrite=overwrite,
-                    options={k: v for k, v in {"critic": critic or None, "max_rounds": max_rounds}.items() if v is not None})
+                    options={k: v for k, v in {"critic": critic or None, "max_rounds": max_rounds}.items() if v is not None},
+                    overrides=Overrides(num_fewshot, parse_gen_kwargs(gen_kwargs)), include_path=include_path)
     res = do_run(cfg)
     print_results(res.results, res.payload["groups"], title=f"{model} · run {res.run_id}", breakdowns=res.payload.get("breakdown"))
     if output:
         typer.echo(f"results: {output / 'results.json'}")
     typer.echo(f"stored as run {res.run_id} in {store}")
+    for line in sinks.publish(log_specs, res.payload):
+        if not line.startswith("warning:"):  # warnings went to stderr already
+            typer.echo(line)
 
 
 @app.command("tasks")
 def list_tasks(
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Count docs from this local mirror (env EVALKIT_DATA_DIR)."),
+    include_path: list[str] = typer.Option([], "--include-path", help="Also list the tasks in this folder (repeatable; env EVALKIT_INCLUDE_PATH)."),
 ) -> None:
     """List tasks and groups, with doc counts when a local mirror is given."""
     from rich.console import Console
     from rich.table import Table
+
+    from evalkit.spec import include
+
+    include.activate(include_path)
 
     from evalkit.spec.loaders import data_dir as resolve_root, load_records
     from evalkit.spec.taskspec import load_catalog
@@ -100,11 +120,6 @@ def list_tasks(
 def runs(store: str = typer.Option(_store_default(), "--store", help="SQLite store (env EVALKIT_STORE)."),
          show: Optional[str] = typer.Option(None, "--show", help="Print the results table of this run id.")) -> None:
     """List stored runs (or show one)."""
-    import time as _time
-
-    from rich.console import Console
-    from rich.table import Table
-
     from evalkit.report.console import print_results
     from evalkit.store import Store
 
@@ -113,12 +128,9 @@ def runs(store: str = typer.Option(_store_default(), "--store", help="SQLite sto
         r = st.run(show)
         print_results(r["results"] or {}, {}, title=f"{r['model']} · run {r['run_id']} ({r['status']})")
         return
-    table = Table("run_id", "model", "tasks", "status", "started", "seconds")
-    for r in st.runs():
-        dur = f"{r['finished'] - r['started']:.1f}" if r["finished"] else ""
-        table.add_row(r["run_id"], r["model"], ",".join(r["tasks"]), r["status"],
-                      _time.strftime("%Y-%m-%d %H:%M", _time.localtime(r["started"])), dur)
-    Console().print(table)
+    from evalkit.report.runs_table import print_runs
+
+    print_runs(st.runs())
 
 
 @app.command("prepare-model")
@@ -212,6 +224,9 @@ def main() -> None:
     logging.basicConfig(level=os.environ.get("EVALKIT_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
+        from evalkit.cli.aliases import normalize_argv
+
+        sys.argv[1:] = normalize_argv(sys.argv[1:])
         # Non-standalone typer returns an exit code instead of raising for
         # Exit and Ctrl-C (which it turns into Exit(130)).
         code = app(standalone_mode=False)
