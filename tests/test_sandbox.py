@@ -44,10 +44,10 @@ def test_passing_program_captures_stdout():
 
 @pytest.mark.parametrize("source,kwargs,status,reason", [
     ("assert 1 == 2", {}, "failed", "AssertionError"),
-    ("raise ValueError('bad input')", {}, "failed", "ValueError: bad input"),
+    ("raise ValueError('bad input')", {}, "failed", "ValueError"),  # the class only: the text is the program's
     ("import sys; sys.exit(3)", {}, "failed", "exit status 3"),
     ("import sys; sys.exit(0)", {}, "failed", "exited with status 0 before the program finished"),
-    ("def f(:\n", {}, "failed", "SyntaxError: invalid syntax"),
+    ("def f(:\n", {}, "failed", "SyntaxError"),
     ("import time; time.sleep(60)", {"timeout_s": 1}, "timeout", "timeout after 1s"),
     ("x = bytearray(8 * 1024**3)", {"memory_mb": 256}, "failed", "memory limit"),
     ("print('x' * 5000)", {"max_output_bytes": 1000}, "killed", "output limit"),
@@ -137,7 +137,7 @@ def test_fallback_without_namespaces_still_judges_correctly(monkeypatch):
 @pytest.mark.parametrize("outcome,status,reason", [
     (Outcome(0, True), "passed", ""),
     (Outcome(0, False), "failed", "exited with status 0 before the program finished"),
-    (Outcome(1, False, stderr_tail="Traceback (most recent call last):\n  x\nKeyError: 'a'\n"), "failed", "KeyError: 'a'"),
+    (Outcome(1, False, stderr_tail="Traceback (most recent call last):\n  x\nKeyError: 'a'\n"), "failed", "KeyError"),
     (Outcome(1, False, stderr_tail="noise on stderr\n"), "failed", "exit status 1"),
     (Outcome(1, False, stderr_tail="Traceback (most recent call last):\nMemoryError\n"), "failed", "memory limit"),
     (Outcome(-9, False, timed_out=True), "timeout", "timeout after 2.5s"),

@@ -67,13 +67,16 @@ _plan_cache: tuple[str | None, Plan] | None = None
 
 
 def run_program(source: str, *, timeout_s: float = 10.0, memory_mb: int = 1024,
-                max_output_bytes: int = 1_000_000, stdin: str | None = None) -> ExecResult:
+                max_output_bytes: int = 1_000_000, stdin: str | None = None,
+                cpu_s: float | None = None) -> ExecResult:
     """Runs ``source`` as a Python program in a fresh sandbox.
 
     It passes only if it runs to its end and exits 0 (see ``_launcher``);
-    failures of the program are results, not exceptions.
+    failures of the program are results, not exceptions. ``cpu_s`` limits CPU
+    time (a verdict independent of machine load); ``timeout_s`` is then only
+    the wall-clock backstop, and should be well above it.
     """
-    limits = Limits(timeout_s=timeout_s, memory_mb=memory_mb, max_output_bytes=max_output_bytes)
+    limits = Limits(timeout_s=timeout_s, memory_mb=memory_mb, max_output_bytes=max_output_bytes, cpu_s=cpu_s)
     return execute(source, limits, current_plan(), stdin)
 
 
@@ -293,11 +296,22 @@ def _kill_everything(proc: Run, uid: int | None, group: cgroup.RunGroup | None) 
     return reap.kill_all(*listers) if listers else []
 
 
+def _cpu_from_init(verdict: bytes) -> float | None:
+    """The CPU seconds the sandbox's PID 1 reported ("CPU:<s>;"), if it did."""
+    _, found, rest = verdict.rpartition(b"CPU:")
+    value = rest.partition(b";")[0]
+    try:
+        return float(value) if found else None
+    except ValueError:
+        return None
+
+
 def _judge(cap: _Capture, returncode: int | None, nonce: bytes, limits: Limits, plan: Plan,
            group: cgroup.RunGroup | None, survivors: list[int]) -> ExecResult:
     returncode = _signal_from_init(cap.verdict, returncode)
+    cpu = _cpu_from_init(cap.verdict)
     stderr = cap.stderr.decode("utf-8", "replace")
-    setup_error = cap.verdict[len(b"SETUP:"):].decode("utf-8", "replace") if cap.verdict.startswith(b"SETUP:") else ""
+    setup_error = cap.verdict[len(b"SETUP:"):].decode("utf-8", "replace")[:300] if cap.verdict.startswith(b"SETUP:") else ""
     outcome = Outcome(
         returncode=returncode,
         finished=nonce in cap.verdict and not setup_error,
@@ -306,9 +320,10 @@ def _judge(cap: _Capture, returncode: int | None, nonce: bytes, limits: Limits, 
         oom_killed=group is not None and cgroup.oom_killed(group),
         setup_error=setup_error,
         stderr_tail=stderr[-_STDERR_TAIL:],
+        cpu_exceeded=limits.cpu_s is not None and cpu is not None and cpu >= limits.cpu_seconds,
     )
     status, reason = classify(outcome, limits.timeout_s)
     if survivors:
         reason += f"; {len(survivors)} process(es) survived SIGKILL: {survivors[:5]}"
     return ExecResult(status, returncode, cap.stdout.decode("utf-8", "replace"), stderr,
-                      round(cap.duration_s, 4), reason, plan.describe())
+                      round(cap.duration_s, 4), reason, plan.describe(), cpu)

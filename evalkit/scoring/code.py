@@ -25,11 +25,13 @@ import re
 import textwrap
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from evalkit.errors import DataError
 from evalkit.sandbox import ExecResult, run_program
+from evalkit.scoring import humaneval_verdict as verdict
 from evalkit.types import stable_hash
 
 # Time limits scale with the canonical solution's runtime, as evalplus does
@@ -169,47 +171,122 @@ def check_humaneval(problems: list[dict[str, Any]], completions: list[str], *,
                     timeout_s: float | None = None, workers: int | None = None) -> list[ExecResult]:
     """Runs each completion against its problem's tests, in parallel; results in input order.
 
-    Without ``timeout_s``, each problem's limit is
-    ``max(MIN_TIME_LIMIT_S, GT_TIME_LIMIT_FACTOR * canonical runtime)``, the
-    canonical solution being timed once per process (cached by content hash).
+    The verdict is decided outside the completion's process (see
+    ``humaneval_verdict``): the completion only computes its answers for the
+    test's calls, and the test's ``check`` runs on them in a separate process.
+    ``timeout_s`` is the CPU-time limit of the completion's run (the verdict does
+    not depend on machine load; a wall-clock backstop sits well above it).
+    Without it, each problem's limit is ``max(MIN_TIME_LIMIT_S,
+    GT_TIME_LIMIT_FACTOR * canonical CPU time)``, the canonical solution being
+    timed once per process (cached by content hash).
     """
     if len(problems) != len(completions):
         raise ValueError(f"{len(problems)} problems but {len(completions)} completions")
+    schedules = _schedules(problems, workers)
     limits = [timeout_s] * len(problems) if timeout_s is not None else time_limits(problems, workers)
-    programs = [humaneval_program(p, c) for p, c in zip(problems, completions)]
-    return _run_each(programs, limits, workers)
+    todo = [i for i, s in enumerate(schedules) if s is not None]
+    runs: dict[int, ExecResult] = {}
+    answers: dict[int, list[Any] | None] = {}
+    checks: dict[int, ExecResult | None] = {}
+    pending = {i: list(schedules[i]) for i in todo}
+    for _ in range(verdict.MAX_ROUNDS):
+        if not pending:
+            break
+        order = sorted(pending)
+        answered = _run_each([verdict.answer_program(problems[i], completions[i], pending[i]) for i in order],
+                             [limits[i] for i in order], workers)
+        for i, run in zip(order, answered):
+            runs[i], answers[i] = run, verdict.parse_answers(run, len(pending[i]))
+        checkable = [i for i in order if answers[i] is not None]
+        checked = _run_each([verdict.check_program(problems[i], pending[i], answers[i]) for i in checkable],
+                            [CHECK_CPU_S] * len(checkable), workers)
+        again = {}
+        for i, check in zip(checkable, checked):
+            checks[i] = check
+            need = verdict.payload(check.stdout) if check.passed else None
+            if isinstance(need, list) and len(need) == 3 and need[0] == "need" and isinstance(need[2], str):
+                at = need[1] if isinstance(need[1], int) and 0 <= need[1] <= len(pending[i]) else len(pending[i])
+                again[i] = pending[i][:at] + [need[2]] + pending[i][at:]
+        pending = again
+    return [_result(runs.get(i), answers.get(i), checks.get(i), schedules[i] is not None) for i in range(len(problems))]
 
 
-_runtime_cache: dict[str, float] = {}
+CHECK_CPU_S = 30.0  # the test's own check on recorded answers: trusted code, normally milliseconds
+
+
+def _result(run: ExecResult | None, answers: list[Any] | None, check: ExecResult | None, scheduled: bool) -> ExecResult:
+    if run is None:
+        why = "the canonical solution does not pass this problem's own tests" if not scheduled else "not run"
+        return ExecResult("error", None, "", "", 0.0, why, "")
+    decided = verdict.decide(run, answers, check)
+    return replace(run, status=decided.status, reason=decided.reason)
+
+
+_runtime_cache: dict[str, float] = {}  # problem key -> canonical CPU seconds (0.0: could not be timed)
+_schedule_cache: dict[str, list[str] | None] = {}  # problem key -> the test's calls (None: canonical fails)
 _cache_lock = threading.Lock()
 
 
-def time_limits(problems: list[dict[str, Any]], workers: int | None = None) -> list[float]:
-    """Per-problem time limits from the canonical solutions' measured runtimes."""
+def _schedules(problems: list[dict[str, Any]], workers: int | None) -> list[list[str] | None]:
+    """Each problem's schedule of calls, recorded once per process from its canonical solution
+    (and validated: the canonical solution must pass the check run on its own answers)."""
     keys = [_problem_key(p) for p in problems]
     with _cache_lock:
-        missing = {k: p for k, p in zip(keys, problems) if k not in _runtime_cache}
+        missing = {k: p for k, p in zip(keys, problems) if k not in _schedule_cache}
     if missing:
-        programs = [humaneval_program(p, p["canonical_solution"]) for p in missing.values()]
-        results = _run_each(programs, [MEASURE_TIMEOUT_S] * len(programs), workers)
+        found = _reference(list(missing.values()), workers)
         with _cache_lock:
-            for key, result in zip(missing, results):
-                # a canonical solution that fails here gets the floor; its checks will say why
-                _runtime_cache[key] = result.duration_s if result.passed else 0.0
+            for key, (schedule, cpu) in zip(missing, found):
+                _schedule_cache[key] = schedule
+                _runtime_cache.setdefault(key, cpu)
     with _cache_lock:
-        return [max(MIN_TIME_LIMIT_S, GT_TIME_LIMIT_FACTOR * _runtime_cache[k]) for k in keys]
+        return [_schedule_cache[k] for k in keys]
+
+
+def _reference(problems: list[dict[str, Any]], workers: int | None) -> list[tuple[list[str] | None, float]]:
+    """(schedule, CPU seconds of the canonical answer run) per problem; (None, 0.0) when broken."""
+    records = _run_each([verdict.record_program(p) for p in problems], [MEASURE_TIMEOUT_S] * len(problems), workers)
+    schedules = [verdict.parse_schedule(r) for r in records]
+    ok = [i for i, s in enumerate(schedules) if s is not None]
+    runs = _run_each([verdict.answer_program(problems[i], problems[i]["canonical_solution"], schedules[i]) for i in ok],
+                     [MEASURE_TIMEOUT_S] * len(ok), workers)
+    answers = {i: verdict.parse_answers(r, len(schedules[i])) for i, r in zip(ok, runs)}
+    checkable = [i for i in ok if answers[i] is not None]
+    checks = _run_each([verdict.check_program(problems[i], schedules[i], answers[i]) for i in checkable],
+                       [CHECK_CPU_S] * len(checkable), workers)
+    passed = {i for i, c in zip(checkable, checks) if verdict.decide(runs[ok.index(i)], answers[i], c).status == "passed"}
+    cpu = {i: (r.cpu_s if r.cpu_s is not None else r.duration_s) for i, r in zip(ok, runs)}
+    return [(schedules[i], cpu[i]) if i in passed else (None, 0.0) for i in range(len(problems))]
+
+
+def time_limits(problems: list[dict[str, Any]], workers: int | None = None) -> list[float]:
+    """Per-problem CPU-time limits from the canonical solutions' measured CPU time."""
+    keys = [_problem_key(p) for p in problems]
+    with _cache_lock:
+        missing = [p for k, p in zip(keys, problems) if k not in _runtime_cache]
+    if missing:
+        _schedules(missing, workers)
+    with _cache_lock:
+        return [max(MIN_TIME_LIMIT_S, GT_TIME_LIMIT_FACTOR * _runtime_cache.get(k, 0.0)) for k in keys]
 
 
 def _problem_key(problem: dict[str, Any]) -> str:
     return stable_hash({k: problem.get(k) for k in ("prompt", "canonical_solution", "test", "entry_point")})
 
 
-def _run_each(programs: list[str], timeouts: list[float], workers: int | None) -> list[ExecResult]:
+def wall_backstop(cpu_s: float) -> float:
+    """The wall-clock limit behind a CPU-time limit: far enough above it that a
+    loaded machine (other jobs sharing the cores) does not change the verdict."""
+    return 3 * cpu_s + 5
+
+
+def _run_each(programs: list[str], cpu_limits: list[float], workers: int | None) -> list[ExecResult]:
     if not programs:
         return []
     workers = max(1, min(workers or os.cpu_count() or 1, len(programs)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda i: run_program(programs[i], timeout_s=timeouts[i], memory_mb=MEMORY_MB),
+        return list(pool.map(lambda i: run_program(programs[i], cpu_s=cpu_limits[i], memory_mb=MEMORY_MB,
+                                                   timeout_s=wall_backstop(cpu_limits[i])),
                              range(len(programs))))
 
 
