@@ -151,11 +151,13 @@ def test_classify(outcome, status, reason):
     assert classify(outcome, timeout_s=2.5) == (status, reason)
 
 
-def test_hidden_and_exposed_dirs():
-    hidden = isolation.hidden_dirs("/srv/alice")
-    assert hidden == ["/root", "/home", "/srv/alice"]
-    assert isolation.hidden_dirs("/") == ["/root", "/home"]  # hiding / would hide the interpreter
-    assert isolation.exposed_dirs(hidden, ["/root/py/lib", "/root/py", "/usr/bin"]) == ["/root/py"]
+def test_visible_paths_are_system_dirs_and_the_interpreter(tmp_path):
+    py = tmp_path / "py"
+    (py / "lib").mkdir(parents=True)
+    paths = isolation.visible_paths([str(py / "lib"), str(py), "/usr/bin"])
+    assert str(py) in paths and str(py / "lib") not in paths  # nested entries dropped
+    assert "/usr" in paths and "/usr/bin" not in paths
+    assert not any(p.startswith("/work") or p.startswith("/home") or p == "/etc" for p in paths)
 
 
 # --- the hostile corpus -----------------------------------------------------

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.sandbox import cgroup, reap
-from evalkit.sandbox.isolation import FORCE_ENV, Plan, candidate_plans, exposed_dirs, fresh_uid, hidden_dirs, weakened
+from evalkit.sandbox.isolation import FORCE_ENV, Plan, candidate_plans, fresh_uid, visible_paths, weakened
 from evalkit.sandbox.limits import Limits
 from evalkit.sandbox.result import ERROR, ExecResult, Outcome, classify
 from evalkit.sandbox.zygote import Pool, Run
@@ -176,11 +176,9 @@ def _spawn_and_watch(program: str, host_dir: str, limits: Limits, plan: Plan, ui
 def _bootstrap_config(program: str, host_dir: str, limits: Limits, plan: Plan, uid: int | None,
                       group: cgroup.RunGroup | None) -> bytes:
     """The zygote's instructions for one run, marshalled (it imports nothing to read them)."""
-    hide = hidden_dirs(os.environ.get("HOME"))
     return marshal.dumps({
         "program": program, "workdir": host_dir, "namespaces": plan.namespaces, "userns": plan.userns, "uid": uid,
-        "tmpfs_mb": limits.tmpfs_mb, "hide": hide,
-        "expose": exposed_dirs(hide, [sys.base_prefix, os.path.dirname(_PYTHON)]),
+        "tmpfs_mb": limits.tmpfs_mb, "ro_paths": visible_paths([sys.base_prefix, os.path.dirname(_PYTHON)]),
         "cgroup_procs": group.procs_files if group else [],
         "rlimits": limits.rlimits(plan.nproc(limits)), "env": dict(CHILD_ENV), "launcher": _launcher_source(),
     })
