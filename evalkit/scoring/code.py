@@ -141,7 +141,9 @@ def _definitions_only(code: str) -> str:
         code = code[start.start():]
     try:
         tree = ast.parse(code)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        # ValueError: NUL bytes; RecursionError/MemoryError: an expression nested or
+        # chained too deep for the parser (a 300k-term sum). The sandbox reports it.
         return code
     keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
             ast.Assign, ast.AnnAssign)
