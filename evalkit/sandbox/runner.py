@@ -163,7 +163,7 @@ def _spawn_and_watch(program: str, host_dir: str, limits: Limits, plan: Plan, ui
             pass
         finally:
             os.close(nonce_w)
-        cap = _collect(proc, result_r, limits, started, on_exit=sweep)
+        cap = _collect(proc, result_r, limits, started, on_exit=sweep, backstop=_Backstop(limits, proc, group))
     finally:
         survivors = sweep()
         proc.wait()
@@ -209,7 +209,34 @@ class _Capture:
     duration_s: float
 
 
-def _collect(proc: Run, result_r: int, limits: Limits, started: float, on_exit: Any) -> _Capture:
+class _Backstop:
+    """The wall clock behind a CPU-time limit. At ``timeout_s`` a run that is
+    still gaining CPU time (starved by a loaded machine, not sleeping) gets
+    another slice, so load cannot turn a verdict into a timeout; RLIMIT_CPU
+    ends it when its CPU budget is spent. A run that sleeps or blocks gains no
+    CPU and ends at ``timeout_s``; nothing runs past ``EXTEND_CAP`` times it."""
+
+    EXTEND_CAP = 10
+    MIN_SHARE = 0.01  # CPU seconds per wall second that count as progress
+
+    def __init__(self, limits: Limits, proc: Run, group: cgroup.RunGroup | None):
+        self.limits, self.proc, self.group = limits, proc, group
+        self.cpu = 0.0
+        self.slice_start = time.monotonic()
+
+    def extend(self, started: float) -> float | None:
+        """A new deadline, or None when the run's time is up."""
+        now = time.monotonic()
+        if self.limits.cpu_s is None or now - started >= self.EXTEND_CAP * self.limits.timeout_s:
+            return None
+        used = reap.cpu_seconds(cgroup.members(self.group) if self.group is not None else [self.proc.pid])
+        progressing = used - self.cpu >= self.MIN_SHARE * (now - self.slice_start)
+        self.cpu, self.slice_start = used, now
+        return now + self.limits.timeout_s / 2 if progressing else None
+
+
+def _collect(proc: Run, result_r: int, limits: Limits, started: float, on_exit: Any,
+             backstop: _Backstop | None = None) -> _Capture:
     """Reads stdout, stderr and the result pipe until the run ends, the wall
     clock runs out or the output cap is hit. When the main process exits,
     ``on_exit`` kills whatever it left, so the pipes reach EOF promptly."""
@@ -231,6 +258,11 @@ def _collect(proc: Run, result_r: int, limits: Limits, started: float, on_exit: 
             if exited_at is not None and not pipes_open:
                 break
             left = deadline - time.monotonic()
+            if left <= 0 and exited_at is None and backstop is not None:
+                later = backstop.extend(started)
+                if later is not None:
+                    deadline = later
+                    continue
             if left <= 0:
                 timed_out = exited_at is None  # a pipe held open after exit is not the program's time
                 break
