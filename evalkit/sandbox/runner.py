@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalkit.sandbox import cgroup, reap
+from evalkit.sandbox import cgroup, reap, sweep
 from evalkit.sandbox.isolation import FORCE_ENV, Plan, candidate_plans, fresh_uid, visible_paths, weakened
 from evalkit.sandbox.limits import Limits
 from evalkit.sandbox.result import ERROR, ExecResult, Outcome, classify
@@ -101,6 +101,8 @@ def current_plan() -> Plan:
     global _plan_cache
     forced = os.environ.get(FORCE_ENV)
     with _plan_lock:
+        if _plan_cache is None:
+            sweep.sweep()  # once per process: what a killed harness left
         if _plan_cache is None or _plan_cache[0] != forced:
             _plan_cache = (forced, _choose_plan())
         return _plan_cache[1]
@@ -122,7 +124,7 @@ def _choose_plan() -> Plan:
 def execute(source: str, limits: Limits, plan: Plan, stdin: str | None) -> ExecResult:
     """One run under an explicit plan and limits."""
     uid = fresh_uid() if plan.dedicated_uid else None
-    host_dir = tempfile.mkdtemp(prefix="evalkit-sbx-")
+    host_dir = tempfile.mkdtemp(prefix=sweep.name_prefix())
     group = None
     try:
         program = os.path.join(host_dir, "main.py")
