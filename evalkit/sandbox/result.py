@@ -27,6 +27,15 @@ class ExecResult:
     def passed(self) -> bool:
         return self.status == PASSED
 
+    @property
+    def error_text(self) -> str:
+        """The last line of the program's last traceback, at most 200 characters.
+        The program's own words, like its stdout: tool feedback for a model may
+        show it; ``reason`` never copies it."""
+        at = self.stderr.rfind("Traceback (most recent call last):")
+        lines = [line for line in self.stderr[at:].splitlines() if line.strip()] if at >= 0 else []
+        return lines[-1].strip()[:200] if len(lines) > 1 else ""
+
 
 @dataclass(frozen=True)
 class Outcome:
