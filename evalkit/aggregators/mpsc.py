@@ -36,7 +36,8 @@ from evalkit.errors import ConfigError
 from evalkit.registry import aggregators
 
 ALPHA = 0.95  # the paper's default weight of the propagated score
-CALL_TIMEOUT_S = 1.0  # per call of a solution or spec inside a consistency program
+CALL_TIMEOUT_S = 1.0  # CPU seconds per call of a solution or spec inside a consistency program
+CALL_WALL_S = 10.0  # wall-clock backstop per call (a call that sleeps uses no CPU)
 
 
 def rank(W: np.ndarray, y0: np.ndarray, alpha: float = ALPHA, iters: int = 200, tol: float = 1e-9) -> np.ndarray:
@@ -171,15 +172,20 @@ def _code(text: str) -> str:
 
 # --- the sandbox side ----------------------------------------------------------------------
 
+# Each call is limited in CPU time (ITIMER_PROF), so a loaded machine does not
+# change the graph; the wall-clock timer only stops calls that sleep or block.
 _HARNESS = '''
 import json as _j, signal as _s
 def _alarm(*_): raise TimeoutError()
+_s.signal(_s.SIGPROF, _alarm)
 _s.signal(_s.SIGALRM, _alarm)
 def _timed(fn, *a):
-    _s.setitimer(_s.ITIMER_REAL, {timeout})
+    _s.setitimer(_s.ITIMER_PROF, {timeout})
+    _s.setitimer(_s.ITIMER_REAL, {wall})
     try:
         return fn(*a)
     finally:
+        _s.setitimer(_s.ITIMER_PROF, 0)
         _s.setitimer(_s.ITIMER_REAL, 0)
 '''
 
@@ -192,7 +198,7 @@ def solution_program(prompt: str, completion: str, entry_point: str, tests: list
     expected = "[" + ", ".join(p[1] for p in parts if p) + "]"
     spec_fns = "".join(f"def _spec{i}():\n" + _indent(s) + "    return postcondition\n" for i, s in enumerate(specs))
     return (
-        prompt + completion + "\n" + _HARNESS.format(timeout=CALL_TIMEOUT_S) + spec_fns
+        prompt + completion + "\n" + _HARNESS.format(timeout=CALL_TIMEOUT_S, wall=CALL_WALL_S) + spec_fns
         + f"_specs = [{', '.join(f'_spec{i}()' for i in range(len(specs)))}]\n"
         + "_res = {'outputs': [], 'tests': [], 'specs': [0] * len(_specs)}\n"
         + "_ok = True\n"
@@ -220,7 +226,7 @@ def spec_test_program(prompt: str, entry_point: str, tests: list[str], specs: li
         f"try:\n    _res[{i}].append(int(_check(_spec{i}(), {args}, {exp})))\nexcept BaseException:\n    _res[{i}].append(0)"
         for i in range(len(specs)) for args, exp in parts)
     return (
-        prompt + "    pass\n" + _HARNESS.format(timeout=CALL_TIMEOUT_S) + "".join(rows)
+        prompt + "    pass\n" + _HARNESS.format(timeout=CALL_TIMEOUT_S, wall=CALL_WALL_S) + "".join(rows)
         + "def _check(p, x, y):\n    _timed(p, *x, y)\n    return True\n"
         + f"_res = [[] for _ in range({len(specs)})]\n" + checks + "\n"
         + "print('MPSC' + _j.dumps(_res))\n"
