@@ -183,11 +183,10 @@ def check_humaneval(problems: list[dict[str, Any]], completions: list[str], *,
         raise ValueError(f"{len(problems)} problems but {len(completions)} completions")
     schedules = _schedules(problems, workers)
     limits = [timeout_s] * len(problems) if timeout_s is not None else time_limits(problems, workers)
-    todo = [i for i, s in enumerate(schedules) if s is not None]
     runs: dict[int, ExecResult] = {}
     answers: dict[int, list[Any] | None] = {}
-    checks: dict[int, ExecResult | None] = {}
-    pending = {i: list(schedules[i]) for i in todo}
+    checks: dict[int, Any] = {}
+    pending = {i: list(s) for i, s in enumerate(schedules) if s is not None}
     for _ in range(verdict.MAX_ROUNDS):
         if not pending:
             break
@@ -197,27 +196,56 @@ def check_humaneval(problems: list[dict[str, Any]], completions: list[str], *,
         for i, run in zip(order, answered):
             runs[i], answers[i] = run, verdict.parse_answers(run, len(pending[i]))
         checkable = [i for i in order if answers[i] is not None]
-        checked = _run_each([verdict.check_program(problems[i], pending[i], answers[i]) for i in checkable],
-                            [CHECK_CPU_S] * len(checkable), workers)
+        checked = _check_all(problems, [(i, pending[i], answers[i]) for i in checkable], workers)
         again = {}
         for i, check in zip(checkable, checked):
             checks[i] = check
-            need = verdict.payload(check.stdout) if check.passed else None
-            if isinstance(need, list) and len(need) == 3 and need[0] == "need" and isinstance(need[2], str):
-                at = need[1] if isinstance(need[1], int) and 0 <= need[1] <= len(pending[i]) else len(pending[i])
-                again[i] = pending[i][:at] + [need[2]] + pending[i][at:]
+            if isinstance(check, list) and len(check) == 3 and check[0] == "need" and isinstance(check[2], str):
+                at = check[1] if isinstance(check[1], int) and 0 <= check[1] <= len(pending[i]) else len(pending[i])
+                again[i] = pending[i][:at] + [check[2]] + pending[i][at:]
         pending = again
     return [_result(runs.get(i), answers.get(i), checks.get(i), schedules[i] is not None) for i in range(len(problems))]
 
 
-CHECK_CPU_S = 30.0  # the test's own check on recorded answers: trusted code, normally milliseconds
+CHECK_CPU_S = 10.0  # per sample, for the test's own check on recorded answers (normally milliseconds)
+CHECK_BATCH = 32  # samples of one problem checked in one trusted run
 
 
-def _result(run: ExecResult | None, answers: list[Any] | None, check: ExecResult | None, scheduled: bool) -> ExecResult:
+def _check_all(problems: list[dict[str, Any]], items: list[tuple[int, list[str], list[Any]]],
+               workers: int | None) -> list[Any]:
+    """The check verdict (or why there is none) for each (problem index, schedule, answers).
+    Samples of one problem share a trusted run; a batch whose run fails as a whole
+    (one sample's answers exhausting memory, say) is rerun one sample per run."""
+    batches: list[list[int]] = []
+    by_problem: dict[str, list[int]] = {}
+    for k, (i, _, _) in enumerate(items):
+        by_problem.setdefault(_problem_key(problems[i]), []).append(k)
+    for ks in by_problem.values():
+        batches.extend(ks[j:j + CHECK_BATCH] for j in range(0, len(ks), CHECK_BATCH))
+    out: list[Any] = [None] * len(items)
+    for attempt in range(2):
+        programs = [verdict.check_program(problems[items[b[0]][0]], [(items[k][1], items[k][2]) for k in b], CHECK_CPU_S)
+                    for b in batches]
+        runs = _run_each(programs, [CHECK_CPU_S * len(b) + 5 for b in batches], workers)
+        retry = []
+        for batch, run in zip(batches, runs):
+            found = verdict.parse_checks(run, len(batch))
+            if found is None and len(batch) > 1 and attempt == 0:
+                retry.extend([k] for k in batch)
+                continue
+            for n, k in enumerate(batch):
+                out[k] = found[n] if found is not None else (run.reason or run.status)
+        batches = retry
+        if not batches:
+            break
+    return out
+
+
+def _result(run: ExecResult | None, answers: list[Any] | None, checked: Any, scheduled: bool) -> ExecResult:
     if run is None:
         why = "the canonical solution does not pass this problem's own tests" if not scheduled else "not run"
         return ExecResult("error", None, "", "", 0.0, why, "")
-    decided = verdict.decide(run, answers, check)
+    decided = verdict.decide(run, answers, checked)
     return replace(run, status=decided.status, reason=decided.reason)
 
 
@@ -251,8 +279,7 @@ def _reference(problems: list[dict[str, Any]], workers: int | None) -> list[tupl
                      [MEASURE_TIMEOUT_S] * len(ok), workers)
     answers = {i: verdict.parse_answers(r, len(schedules[i])) for i, r in zip(ok, runs)}
     checkable = [i for i in ok if answers[i] is not None]
-    checks = _run_each([verdict.check_program(problems[i], schedules[i], answers[i]) for i in checkable],
-                       [CHECK_CPU_S] * len(checkable), workers)
+    checks = _check_all(problems, [(i, schedules[i], answers[i]) for i in checkable], workers)
     passed = {i for i, c in zip(checkable, checks) if verdict.decide(runs[ok.index(i)], answers[i], c).status == "passed"}
     cpu = {i: (r.cpu_s if r.cpu_s is not None else r.duration_s) for i, r in zip(ok, runs)}
     return [(schedules[i], cpu[i]) if i in passed else (None, 0.0) for i in range(len(problems))]

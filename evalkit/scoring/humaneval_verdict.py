@@ -35,7 +35,6 @@ the candidate mutates in place are not mirrored back into ``check``
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -99,49 +98,62 @@ def _evalkit_answers(schedule):
 '''
 
 _CHECK = '''
-def _evalkit_check(prompt, test, name, schedule, answers):
-    import builtins, json, random
+def _evalkit_check(prompt, test, name, jobs, cpu_s):
+    import builtins, json, random, signal
     encode, decode, NotPlain = _evalkit_plain_codec()
     class NeedCall(BaseException):
+        pass
+    class OutOfTime(BaseException):
         pass
     class NotPlainAnswer(TypeError):
         pass
     class RaisedByProgram(Exception):
         pass
-    seen = []
-    def proxy(*args, **kwargs):
-        i = len(seen)
-        text = encode([list(args), kwargs])
-        if i >= len(schedule) or i >= len(answers) or text != schedule[i]:
-            raise NeedCall(i, text)
-        seen.append(i)
-        kind = answers[i][0]
-        if kind == "ok":
-            return decode(answers[i][1])
-        if kind == "raise":
-            cls = getattr(builtins, answers[i][1], None)
-            if isinstance(cls, type) and issubclass(cls, Exception):
-                raise cls("raised by the program")
-            raise RaisedByProgram(answers[i][1])
-        raise NotPlainAnswer("the program returned an object that is not plain data")
-    ns = {"__name__": "__main__", "__builtins__": builtins}
-    exec(compile(prompt, "<prompt>", "exec"), ns)
-    exec(compile(test, "<test>", "exec"), ns)
-    ns[name] = proxy
-    random.seed(%(seed)d)
-    try:
-        ns["check"](proxy)
-        verdict = ["pass", len(seen)]
-    except NeedCall as need:
-        verdict = ["need", need.args[0], need.args[1]]
-    except NotPlainAnswer:
-        verdict = ["notplain", len(seen)]
-    except RaisedByProgram:
-        verdict = ["raised", "", len(seen)]
-    except BaseException as exc:
-        raised = seen and answers[seen[-1]][0] == "raise" and type(exc).__name__ == answers[seen[-1]][1]
-        verdict = ["raised" if raised else "fail", type(exc).__name__, len(seen)]
-    _evalkit_emit(json.dumps(verdict))
+    def out_of_time(*_):
+        raise OutOfTime()
+    signal.signal(signal.SIGPROF, out_of_time)
+
+    def one(schedule, answers):
+        seen = []
+        def proxy(*args, **kwargs):
+            i = len(seen)
+            text = encode([list(args), kwargs])
+            if i >= len(schedule) or i >= len(answers) or text != schedule[i]:
+                raise NeedCall(i, text)
+            seen.append(i)
+            kind = answers[i][0]
+            if kind == "ok":
+                return decode(answers[i][1])
+            if kind == "raise":
+                cls = getattr(builtins, answers[i][1], None)
+                if isinstance(cls, type) and issubclass(cls, Exception):
+                    raise cls("raised by the program")
+                raise RaisedByProgram(answers[i][1])
+            raise NotPlainAnswer("the program returned an object that is not plain data")
+        ns = {"__name__": "__main__", "__builtins__": builtins}  # fresh for every sample
+        exec(compile(prompt, "<prompt>", "exec"), ns)
+        exec(compile(test, "<test>", "exec"), ns)
+        ns[name] = proxy
+        random.seed(%(seed)d)
+        signal.setitimer(signal.ITIMER_PROF, cpu_s)
+        try:
+            ns["check"](proxy)
+            return ["pass", len(seen)]
+        except NeedCall as need:
+            return ["need", need.args[0], need.args[1]]
+        except OutOfTime:
+            return ["slow", len(seen)]
+        except NotPlainAnswer:
+            return ["notplain", len(seen)]
+        except RaisedByProgram:
+            return ["raised", "", len(seen)]
+        except BaseException as exc:
+            raised = seen and answers[seen[-1]][0] == "raise" and type(exc).__name__ == answers[seen[-1]][1]
+            return ["raised" if raised else "fail", type(exc).__name__, len(seen)]
+        finally:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+
+    _evalkit_emit(json.dumps([one(schedule, answers) for schedule, answers in jobs]))
 '''
 
 
@@ -163,11 +175,20 @@ def answer_program(problem: dict[str, Any], completion: str, schedule: list[str]
             + f"_evalkit_answer({problem['entry_point']})\n")
 
 
-def check_program(problem: dict[str, Any], schedule: list[str], answers: list[Any]) -> str:
-    """Trusted: the test's check over the recorded answers (no model code runs here)."""
+def check_program(problem: dict[str, Any], jobs: list[tuple[list[str], list[Any]]], cpu_s: float) -> str:
+    """Trusted: the test's check over recorded answers, once per (schedule, answers) job,
+    each in a fresh namespace with ``cpu_s`` CPU seconds (no model code runs here)."""
     return (CODEC_SOURCE + _EMIT % {"mark": MARK} + _CHECK % {"seed": SEED}
             + f"_evalkit_check({problem['prompt']!r}, {problem['test']!r}, {problem['entry_point']!r}, "
-            + f"{json.dumps(schedule)}, {json.dumps(answers)})\n")
+            + f"{json.dumps(jobs)}, {cpu_s!r})\n")
+
+
+def parse_checks(result: ExecResult, jobs: int) -> list[Any] | None:
+    """The verdict per job of a trusted check run, or None when the run did not finish."""
+    verdicts = payload(result.stdout) if result.passed else None
+    if not isinstance(verdicts, list) or len(verdicts) != jobs or not all(isinstance(v, list) and v for v in verdicts):
+        return None
+    return verdicts
 
 
 def payload(stdout: str) -> Any:
@@ -219,28 +240,25 @@ class Verdict:
     reason: str  # built here, never copied from the program's output
 
 
-def decide(answer_run: ExecResult, answers: list[Any] | None, check_run: ExecResult | None) -> Verdict:
-    """The verdict from the answer run's limits and the check run's result."""
+def decide(answer_run: ExecResult, answers: list[Any] | None, checked: list[Any] | str | None) -> Verdict:
+    """The verdict from the answer run's limits and the check's verdict
+    (``checked``: a check verdict, or why the check run could not give one)."""
     if not answer_run.passed and answer_run.status != FAILED:
         return Verdict(answer_run.status, answer_run.reason)  # timeout, memory, output limit, sandbox error
     if answers is None:
         return Verdict(FAILED, answer_run.reason or "the program returned no answers")
-    verdict = payload(check_run.stdout) if check_run is not None and check_run.passed else None
-    if not isinstance(verdict, list) or not verdict:
-        why = check_run.reason if check_run is not None else "not checked"
-        return Verdict(FAILED, f"the checks could not run on the program's answers ({why})"[:200])
-    kind = verdict[0]
+    if not isinstance(checked, list):
+        return Verdict(FAILED, f"the checks could not run on the program's answers ({checked or 'not checked'})"[:200])
+    kind = checked[0]
     if kind == "pass":
         return Verdict(PASSED, "")
     if kind == "notplain":
         return Verdict(FAILED, "the program returned an object that is not plain data")
-    name = verdict[1] if len(verdict) > 1 and isinstance(verdict[1], str) else ""
+    if kind == "slow":
+        return Verdict(FAILED, "the checks ran out of CPU time on the program's answers")
+    name = checked[1] if len(checked) > 1 and isinstance(checked[1], str) else ""
     if kind == "raised":
         return Verdict(FAILED, f"{trusted_error_name(name) or 'an exception'} raised by the program")
     if kind == "need":
         return Verdict(FAILED, "the test asked for arguments that depend on the program's answers")
     return Verdict(FAILED, trusted_error_name(name) or "the checks failed")
-
-
-def cpu_budget(reference_cpu_s: float, floor_s: float, factor: float) -> float:
-    return max(floor_s, factor * reference_cpu_s) if math.isfinite(reference_cpu_s) else floor_s
