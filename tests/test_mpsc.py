@@ -122,7 +122,7 @@ def test_sandbox_programs_give_the_edge_weights():
     sols = ["    return 2 * x\n", "    return x + 1\n", "    while True: pass\n"]
     progs = [mpsc.solution_program(prompt, s, "f", tests, specs) for s in sols]
     progs.append(mpsc.spec_test_program(prompt, "f", tests, specs))
-    res = run_many(progs, timeout_s=20.0)
+    res = run_many(progs, cpu_s=30.0, timeout_s=20.0)  # calls are limited in CPU time: so is the program
     c = mpsc.consistency(3, 2, [r.stdout for r in res[:3]], res[3].stdout)
     assert c.sol_test.tolist() == [[1, 1, 0], [1, 0, 0], [0, 0, 0]]  # the loop times out per call
     assert c.sol_spec.tolist() == [[1, 0], [1 / 3, 0], [0, 0]]
