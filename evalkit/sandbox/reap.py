@@ -70,6 +70,20 @@ def cpu_seconds(pids: Iterable[int]) -> float:
     return total / _TICK
 
 
+def pids_in_session(sid: int) -> list[int]:
+    """Processes of session ``sid`` (the run's, without a cgroup to list them), from /proc."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as f:
+                    if int(f.read().rpartition(")")[2].split()[3]) == sid:
+                        found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
 def kill_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGKILL)

@@ -231,7 +231,8 @@ class _Backstop:
         now = time.monotonic()
         if self.limits.cpu_s is None or now - started >= self.EXTEND_CAP * self.limits.timeout_s:
             return None
-        used = reap.cpu_seconds(cgroup.members(self.group) if self.group is not None else [self.proc.pid])
+        pids = cgroup.members(self.group) if self.group is not None else reap.pids_in_session(self.proc.pid)
+        used = reap.cpu_seconds(pids)
         progressing = used - self.cpu >= self.MIN_SHARE * (now - self.slice_start)
         self.cpu, self.slice_start = used, now
         return now + self.limits.timeout_s / 2 if progressing else None
