@@ -29,7 +29,7 @@ def critic_round(req) -> int:
 
 def run_critic(tmp_path, data_dir, answer, limit, **kw):
     backend = ScriptedBackend(answer)
-    backends.register("scripted")(lambda target, **_: backend)
+    backends.replace("scripted", lambda target, **_: backend)
     res = run(RunConfig(model="scripted:x", tasks=["math500"], limit=limit, data_dir=str(data_dir),
                         store=tmp_path / "s.db", options={"critic": True, **kw}))
     return res, backend
@@ -117,7 +117,7 @@ def test_critic_with_samples_aggregates_each_round(tmp_path, data_dir):
         return "The answer is correct."
 
     backend = ScriptedBackend(answer)
-    backends.register("scripted")(lambda target, **_: backend)
+    backends.replace("scripted", lambda target, **_: backend)
     res = run(RunConfig(model="scripted:x", tasks=["math500"], limit=2, samples=3, data_dir=str(data_dir),
                         store=tmp_path / "s.db", options={"critic": True, "max_rounds": 1}))
     assert [len(c) for c in backend.calls] == [6, 6]  # a chain per (doc, sample), still one batch per round

@@ -49,8 +49,11 @@ def test_guarded_and_plain_programs_agree_on_honest_completions(problems):
 
 
 def test_slow_completion_times_out(problems):
-    (result,) = check_humaneval(problems[:1], ["    import time\n    time.sleep(30)\n"], timeout_s=1)
-    assert (result.status, result.reason) == ("timeout", "timeout after 1s")
+    # timeout_s limits CPU time; a completion that only sleeps meets the wall-clock backstop
+    spin, sleep = check_humaneval(problems[:2], ["    while True:\n        pass\n", "    import time\n    time.sleep(30)\n"],
+                                  timeout_s=1)
+    assert (spin.status, spin.reason) == ("timeout", "cpu time limit")
+    assert (sleep.status, sleep.reason) == ("timeout", f"timeout after {code.wall_backstop(1):g}s")
 
 
 def test_time_limit_scales_with_canonical_runtime(problems, monkeypatch):

@@ -98,7 +98,7 @@ class ScriptedLM(BaseBackend):
         return out
 
 
-backends.register("lmeval-scripted")(ScriptedLM)
+backends.replace("lmeval-scripted", ScriptedLM)
 
 
 @pytest.fixture

@@ -87,7 +87,7 @@ def test_self_consistency_through_the_runner(tmp_path, data_dir):
         seen.append(req.params)
         return "So the answer is " + ("Yes" if (req.doc_id + k) % 4 else "No") + "."
 
-    backends.register("scripted")(lambda target, **kw: ScriptedBackend(answer))
+    backends.replace("scripted", lambda target, **kw: ScriptedBackend(answer))
     res = run(RunConfig(model="scripted:x", tasks=["bbh_navigate"], limit=8, samples=4, data_dir=str(data_dir),
                         store=tmp_path / "s.db"))
     assert {p.temperature for p in seen} == {0.7} and {p.n for p in seen} == {4}

@@ -86,7 +86,7 @@ def test_mpsc_through_the_runner_picks_the_minority_solution(tmp_path, data_dir)
     from fakes import ScriptedBackend
 
     made = []
-    backends.register("scripted_code")(lambda target, **kw: made.append(ScriptedBackend(_answer)) or made[-1])
+    backends.replace("scripted_code", lambda target, **kw: made.append(ScriptedBackend(_answer)) or made[-1])
     res = run(RunConfig(model="scripted_code:x", tasks=["humaneval"], limit=2, samples=4, aggregator="mpsc",
                         data_dir=str(data_dir), store=tmp_path / "s.db"))
     r0, r1 = res.records["humaneval"]
@@ -106,7 +106,7 @@ def test_mpsc_on_a_non_code_task_is_recorded_as_an_error(tmp_path, data_dir):
 
     from fakes import ScriptedBackend
 
-    backends.register("scripted_code")(lambda target, **kw: ScriptedBackend(lambda r, k: "So the answer is Yes."))
+    backends.replace("scripted_code", lambda target, **kw: ScriptedBackend(lambda r, k: "So the answer is Yes."))
     res = run(RunConfig(model="scripted_code:x", tasks=["bbh_navigate"], limit=1, samples=2, aggregator="mpsc",
                         data_dir=str(data_dir), store=tmp_path / "s.db"))
     assert "code_exec" in res.records["bbh_navigate"][0].error
@@ -122,7 +122,7 @@ def test_sandbox_programs_give_the_edge_weights():
     sols = ["    return 2 * x\n", "    return x + 1\n", "    while True: pass\n"]
     progs = [mpsc.solution_program(prompt, s, "f", tests, specs) for s in sols]
     progs.append(mpsc.spec_test_program(prompt, "f", tests, specs))
-    res = run_many(progs, timeout_s=20.0)
+    res = run_many(progs, cpu_s=30.0, timeout_s=20.0)  # calls are limited in CPU time: so is the program
     c = mpsc.consistency(3, 2, [r.stdout for r in res[:3]], res[3].stdout)
     assert c.sol_test.tolist() == [[1, 1, 0], [1, 0, 0], [0, 0, 0]]  # the loop times out per call
     assert c.sol_spec.tolist() == [[1, 0], [1 / 3, 0], [0, 0]]

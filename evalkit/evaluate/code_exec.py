@@ -10,7 +10,8 @@ Task settings (``options``): ``ks`` (default [1, 10, 100]; a run's
 ``RunConfig.options["ks"]`` overrides it); ``mode``:
 ``completion`` (the prompt is the problem's prompt, the output is appended)
 or ``instruct`` (the answer holds the function in a code block, see
-``extract_code``); ``timeout_s`` (default: scaled from the canonical runtime).
+``extract_code``); ``timeout_s``: CPU seconds per sample (default: scaled from the
+canonical solution's CPU time; a wall-clock backstop sits above it).
 
 With ``--aggregate mpsc`` the model is also asked, in one batch per
 perspective, for specifications and test cases (``prompts/mpsc_specs.j2``,
@@ -29,7 +30,7 @@ from evalkit.run.context import EvalContext, TaskRun
 from evalkit.spec.prompts import template
 from evalkit.core.registry import evaluators
 from evalkit.sandbox import ExecResult, isolation_level, run_many
-from evalkit.benchmarks.humaneval import check_humaneval, extract_code
+from evalkit.benchmarks.humaneval import check_humaneval, extract_code, wall_backstop
 from evalkit.scoring.passk import pass_at_k
 from evalkit.core.types import Doc, Request, SampleRecord
 
@@ -37,6 +38,7 @@ log = logging.getLogger("evalkit")
 
 DEFAULT_KS = (1, 10, 100)
 MPSC_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
+MPSC_CPU_S = 30.0  # per consistency program (CPU time: the graph must not depend on machine load)
 
 
 def completion(text: str, doc: Doc, mode: str) -> str:
@@ -122,7 +124,7 @@ def _mpsc(flat: list, records: list[SampleRecord], ctx: EvalContext) -> None:
         plan.append((tests, specs, len(programs)))
         programs.extend(mpsc.solution_program(prompt, c, entry, tests, specs) for c in cs)
         programs.append(mpsc.spec_test_program(prompt, entry, tests, specs))
-    results = run_many(programs, timeout_s=30.0, memory_mb=1024)
+    results = run_many(programs, cpu_s=MPSC_CPU_S, timeout_s=wall_backstop(MPSC_CPU_S), memory_mb=1024)
     for (_, _, _, _, cs), rec, (tests, specs, start) in zip(flat, records, plan):
         sol = [r.stdout for r in results[start:start + len(cs)]]
         graph = mpsc.consistency(len(tests), len(specs), sol, results[start + len(cs)].stdout)

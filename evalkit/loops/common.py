@@ -34,7 +34,7 @@ def tool_text(res: ExecResult, max_chars: int = 512) -> str:
     """What the model sees of a run: stdout, else the error line; truncated."""
     out = res.stdout.strip()
     if not res.passed:
-        err = res.reason or res.status
+        err = res.error_text or res.reason or res.status  # the traceback's line, as the program printed it
         out = (out + "\n" if out else "") + err
     if len(out) > max_chars:
         out = out[:max_chars // 2] + "\n...\n" + out[-max_chars // 2:]

@@ -45,14 +45,17 @@ CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 # Mount flags a remount must keep (in a user namespace they are locked)
 _KEPT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": MS_NOATIME,
                "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME}
-WRITABLE_MOUNTS = ("/tmp", "/var/tmp", "/dev/shm")
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}.get(os.uname().machine, 155)
+MNT_DETACH = 2
+DEVICES = ("null", "zero", "full", "random", "urandom")
 SIGKILL = 9
 SMALL_TMPFS_MB = 16  # /var/tmp and /dev/shm: enough for multiprocessing semaphores
 N_FDS = 5  # stdin, stdout, stderr, nonce, result
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 
 
 def _check(ret, what):
@@ -73,42 +76,61 @@ def _prctl(option, value):
 # ------------------------------------------------------------ one sandbox
 
 def _private_filesystem(cfg):
-    """A fresh tmpfs as /tmp (the sandbox dir), private /var/tmp and /dev/shm,
-    and empty tmpfs over home directories so no key or token there is readable.
-    The interpreter's own directories are bound back in where they were hidden."""
-    owner = f",uid={cfg['uid']},gid={cfg['uid']}" if cfg["uid"] is not None else ""
-    keep = [(path, os.open(path, os.O_PATH)) for path in cfg["expose"]]
+    """A new, nearly empty root: the system's software directories and the
+    interpreter's install bound read-only, a fresh size-capped tmpfs as /tmp
+    (the sandbox dir), private /var/tmp and /dev/shm, a few device nodes and
+    this namespace's /proc. Nothing else of the host exists here: no project
+    folder, store, data, home directory or socket file to open or connect to.
+    The old root is detached, so no path leads back to it."""
+    new = cfg["workdir"]  # the host's sandbox dir: an empty mount point for the new root
     flags = MS_NOSUID | MS_NODEV
-    _mount("tmpfs", "/tmp", "tmpfs", flags, f"size={cfg['tmpfs_mb']}m,mode=0700{owner}")
-    for shared in ("/var/tmp", "/dev/shm"):
-        if os.path.isdir(shared):
-            _mount("tmpfs", shared, "tmpfs", flags, f"size={SMALL_TMPFS_MB}m,mode=1777")
-    for secret_dir in cfg["hide"]:
-        if os.path.isdir(secret_dir):
-            _mount("tmpfs", secret_dir, "tmpfs", flags, "size=1m,mode=0755")
-    for path, fd in keep:
-        os.makedirs(path, exist_ok=True)
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        os.close(fd)
-    _read_only_elsewhere()
+    _mount("tmpfs", new, "tmpfs", flags, "size=1m,mode=0755")
+    mounts = _mount_table()
+    for path in cfg["ro_paths"]:
+        _bind_read_only(path, new + path, mounts)
+    owner = f",uid={cfg['uid']},gid={cfg['uid']}" if cfg["uid"] is not None else ""
+    for where, size, mode in (("/tmp", cfg["tmpfs_mb"], "0700" + owner), ("/var/tmp", SMALL_TMPFS_MB, "1777"),
+                              ("/dev", 1, "0755"), ("/dev/shm", SMALL_TMPFS_MB, "1777")):
+        os.makedirs(new + where, exist_ok=True)
+        _mount("tmpfs", new + where, "tmpfs", flags, f"size={size}m,mode={mode}")
+    for name in DEVICES:
+        open(new + "/dev/" + name, "w").close()
+        _mount("/dev/" + name, new + "/dev/" + name, None, MS_BIND)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, new + "/dev/" + name)
+    for empty in ("/proc", "/etc", "/.old"):
+        os.makedirs(new + empty, exist_ok=True)
+    _mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # this namespace's PIDs only
+    _check(_libc.syscall(SYS_PIVOT_ROOT, new.encode(), (new + "/.old").encode()), "pivot_root")
+    os.chdir("/")
+    _check(_libc.umount2(b"/.old", MNT_DETACH), "umount old root")
+    os.rmdir("/.old")
+    _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | flags)
 
 
-def _read_only_elsewhere():
-    """Every other mount read-only in this namespace: world-writable dirs such
-    as /run/lock exist outside /tmp, and a file the uid happens to own could
-    be anywhere. /dev (device nodes such as /dev/null) and /proc stay as they are."""
+def _mount_table():
+    """(mount point, kept flags) of every mount, longest mount point first."""
     with open("/proc/self/mounts") as f:
-        mounts = [line.split() for line in f]
-    for _dev, where, _fstype, options, *_ in mounts:
-        where = _unescape(where)
-        if where in WRITABLE_MOUNTS or any(where == d or where.startswith(d + "/") for d in ("/proc", "/dev")):
-            continue
-        kept = sum(_KEPT_FLAGS.get(option, 0) for option in options.split(","))
-        try:
-            _mount(None, where, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept)
-        except OSError:
-            if where == "/":
-                raise
+        rows = [line.split() for line in f]
+    table = [(_unescape(where), sum(_KEPT_FLAGS.get(o, 0) for o in options.split(",")))
+             for _dev, where, _fstype, options, *_ in rows]
+    return sorted(table, key=lambda row: -len(row[0]))
+
+
+def _bind_read_only(path, target, mounts):
+    """``path`` seen read-only at ``target``; a top-level symlink (/lib -> usr/lib) stays a symlink."""
+    if os.path.islink(path):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.symlink(os.readlink(path), target)
+        return
+    if not os.path.isdir(path):
+        return
+    os.makedirs(target, exist_ok=True)
+    _mount(path, target, None, MS_BIND | MS_REC)
+    kept = next((k for where, k in mounts if path == where or path.startswith(where.rstrip("/") + "/")), 0)
+    # in a user namespace a remount must keep the flags locked on the source mount
+    _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept)
 
 
 def _unescape(path):
@@ -149,10 +171,13 @@ def _be_init(child, cfg):
     be PID 1 itself: the kernel drops signals a PID 1 sends itself, so abort()
     or os.kill(os.getpid(), ...) would not behave as they do elsewhere."""
     os.close(cfg["nonce_fd"])
+    cpu = 0.0  # CPU time of everything reaped here: the program with its reaped children, and orphans
     while True:
-        pid, status = os.wait()
+        pid, status, usage = os.wait3(0)
+        cpu += usage.ru_utime + usage.ru_stime
         if pid == child:
             break
+    os.write(cfg["result_fd"], f"CPU:{cpu:.4f};".encode())
     if os.WIFSIGNALED(status):
         # PID 1 cannot re-raise the signal on itself; the harness reads it here
         signum = os.WTERMSIG(status)
@@ -187,7 +212,6 @@ def _outer(cfg):
     init = os.fork()
     if init == 0:
         _prctl(PR_SET_PDEATHSIG, SIGKILL)
-        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # this namespace's PIDs only
         _sandbox(cfg)
     for fd in (0, 1, 2, cfg["nonce_fd"], cfg["result_fd"]):  # only the namespace holds the run's pipes now
         os.close(fd)

@@ -11,7 +11,9 @@ exit status 0 *and* the nonce.
 
 Limit: the nonce is a local of this function while the program runs, so code
 written to attack this launcher (frame introspection, ctypes memory reads) can
-find it. It stops accidents and naive cheats, not a targeted exploit.
+find it. It stops accidents and naive cheats, not a targeted exploit; that is
+why no score rests on it: HumanEval verdicts are decided in a separate process
+(``evalkit.benchmarks.humaneval_verdict``; see docs/security.md).
 """
 
 

@@ -51,7 +51,7 @@ def find_roots() -> CgroupRoots | None:
 
 
 def create(roots: CgroupRoots, *, pids_max: int, memory_bytes: int) -> RunGroup:
-    name = f"evalkit-sbx-{secrets.token_hex(6)}"
+    name = f"evalkit-sbx-{os.getpid()}-{secrets.token_hex(6)}"  # the pid: see sweep
     group = RunGroup(pids=roots.pids / name, memory=roots.memory / name)
     group.pids.mkdir()
     try:

@@ -24,8 +24,8 @@ from evalkit.sandbox.limits import Limits
 FORCE_ENV = "EVALKIT_SANDBOX_ISOLATION"
 # Fresh uids come from a range no distribution hands out, so a uid names one run.
 UID_BASE, UID_SPAN = 1_500_000_000, 500_000_000
-# Hiding any of these would break the interpreter; a HOME that contains one stays visible.
-_SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/dev", "/proc", "/sys")
+# The host's software directories a namespaced run sees (read-only); nothing else of the host.
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 
 @dataclass(frozen=True)
@@ -82,22 +82,17 @@ def fresh_uid() -> int:
     return UID_BASE + secrets.randbelow(UID_SPAN)
 
 
-def hidden_dirs(home: str | None) -> list[str]:
-    """Directories that may hold keys and tokens, covered by an empty tmpfs."""
-    dirs = ["/root", "/home"]
-    if home:
-        home = os.path.realpath(home)
-        inside = lambda d: d == home or d.startswith(home.rstrip("/") + "/")  # noqa: E731
-        if home != "/" and not any(inside(d) for d in _SYSTEM_DIRS) and home not in dirs:
-            dirs.append(home)
-    return dirs
-
-
-def exposed_dirs(hidden: list[str], needed: list[str]) -> list[str]:
-    """The needed directories (the interpreter's) that hiding would cover, to bind back in."""
-    under = lambda d, h: d == h or d.startswith(h.rstrip("/") + "/")  # noqa: E731
-    covered = sorted({os.path.realpath(d) for d in needed if any(under(os.path.realpath(d), h) for h in hidden)})
-    return [d for d in covered if not any(d != o and under(d, o) for o in covered)]
+def visible_paths(interpreter: list[str]) -> list[str]:
+    """What a namespaced run sees of the host, read-only: the system's software
+    directories (a top-level symlink such as /lib -> usr/lib stays a symlink)
+    and the interpreter's own install, with nested entries dropped."""
+    paths = [p for p in SYSTEM_PATHS if os.path.lexists(p)]
+    for path in interpreter:
+        real = os.path.realpath(path)
+        if os.path.isdir(real) and real not in paths:
+            paths.append(real)
+    under = lambda d, o: d != o and d.startswith(o.rstrip("/") + "/") and not os.path.islink(o)  # noqa: E731
+    return [p for p in paths if not any(under(p, o) for o in paths)]
 
 
 def _tasks_of_uid(uid: int) -> int:

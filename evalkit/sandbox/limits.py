@@ -11,25 +11,33 @@ MIB = 1024 * 1024
 class Limits:
     """What one program may use; every run gets a fresh copy of these budgets."""
 
-    timeout_s: float = 10.0  # wall clock, from spawn to exit
+    timeout_s: float = 10.0  # wall clock, from spawn to exit (with cpu_s set: only a backstop)
     memory_mb: int = 1024  # address space per process (RLIMIT_AS); the cgroup caps the total
     max_output_bytes: int = 1_000_000  # stdout + stderr together; more kills the run
     max_tasks: int = 64  # processes + threads (RLIMIT_NPROC and pids.max both count threads)
     max_open_files: int = 256
     max_file_mb: int = 32  # largest single file (RLIMIT_FSIZE)
     tmpfs_mb: int = 64  # size of the private /tmp when a mount namespace is available
+    # CPU-time budget per process (RLIMIT_CPU, whole seconds, rounded up). A verdict
+    # that must not depend on machine load sets it, with timeout_s well above as
+    # the wall-clock backstop (a program that sleeps uses no CPU).
+    cpu_s: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("timeout_s", "memory_mb", "max_output_bytes", "max_tasks",
                      "max_open_files", "max_file_mb", "tmpfs_mb"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"sandbox limit {name} must be positive, got {getattr(self, name)!r}")
+        if self.cpu_s is not None and not (self.cpu_s > 0 and math.isfinite(self.cpu_s)):
+            raise ValueError(f"sandbox limit cpu_s must be positive, got {self.cpu_s!r}")
 
     @property
     def cpu_seconds(self) -> int:
-        """CPU-time budget: a second over the wall budget, so a single-threaded
-        loop hits the wall timeout first and only many spinning threads (which
-        burn CPU time faster than wall time) hit SIGXCPU."""
+        """CPU-time budget. Without ``cpu_s``: a second over the wall budget, so a
+        single-threaded loop hits the wall timeout first and only many spinning
+        threads (which burn CPU time faster than wall time) hit SIGXCPU."""
+        if self.cpu_s is not None:
+            return math.ceil(self.cpu_s)
         return math.ceil(self.timeout_s) + 1
 
     @property

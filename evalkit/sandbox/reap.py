@@ -54,6 +54,36 @@ def kill_all(*listers: Callable[[], Iterable[int]], timeout_s: float = SWEEP_TIM
         delay = min(delay * 2, 0.05)
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """CPU time of these processes, with their reaped children's, from /proc (0 for gone ones)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return total / _TICK
+
+
+def pids_in_session(sid: int) -> list[int]:
+    """Processes of session ``sid`` (the run's, without a cgroup to list them), from /proc."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as f:
+                    if int(f.read().rpartition(")")[2].split()[3]) == sid:
+                        found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
 def kill_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGKILL)

@@ -1,6 +1,9 @@
 """The verdict on one sandboxed run, and the pure rules that reach it."""
 from __future__ import annotations
 
+import builtins
+import os
+import re
 import signal
 from dataclasses import dataclass
 
@@ -18,10 +21,20 @@ class ExecResult:
     duration_s: float  # spawn to exit, wall clock
     reason: str  # one human-readable line: "AssertionError", "timeout after 3s", "memory limit", ...
     isolation: str  # how the run was isolated, e.g. "netns+pidns+mntns+ipcns+utsns+uid+cgroup+rlimits"
+    cpu_s: float | None = None  # CPU time the run's processes used (None where no PID namespace reports it)
 
     @property
     def passed(self) -> bool:
         return self.status == PASSED
+
+    @property
+    def error_text(self) -> str:
+        """The last line of the program's last traceback, at most 200 characters.
+        The program's own words, like its stdout: tool feedback for a model may
+        show it; ``reason`` never copies it."""
+        at = self.stderr.rfind("Traceback (most recent call last):")
+        lines = [line for line in self.stderr[at:].splitlines() if line.strip()] if at >= 0 else []
+        return lines[-1].strip()[:200] if len(lines) > 1 else ""
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,7 @@ class Outcome:
     output_overflow: bool = False
     oom_killed: bool = False  # the memory cgroup's OOM killer fired
     setup_error: str = ""  # the zygote could not build the sandbox
+    cpu_exceeded: bool = False  # the run used its whole CPU-time budget (killed at the hard rlimit)
     stderr_tail: str = ""
 
 
@@ -48,6 +62,8 @@ def classify(o: Outcome, timeout_s: float) -> tuple[str, str]:
         return KILLED, "output limit"
     if o.oom_killed:
         return KILLED, "memory limit"
+    if o.cpu_exceeded and o.returncode != 0:
+        return TIMEOUT, "cpu time limit"
     rc = o.returncode
     if rc is not None and rc < 0:
         return _by_signal(-rc)
@@ -70,15 +86,37 @@ def _by_signal(signum: int) -> tuple[str, str]:
 
 
 def _exception_line(stderr: str) -> str:
-    """The last line of the last traceback in stderr, or ''.
+    """The class of the last traceback's exception in stderr, or ''.
 
     Only a traceback counts: a program's own stderr chatter is not a reason.
+    stderr is the program's to write, so nothing of its text is copied: the
+    reason names a builtin exception class (anything else is "uncaught
+    exception"), and an OSError's errno is spelled by this side's strerror.
+    A program can still pick which of these few words it fails with, no more.
     """
     at = stderr.rfind("Traceback (most recent call last):")
     if at < 0:
         return ""
     lines = [line for line in stderr[at:].splitlines() if line.strip()]
     last = lines[-1].strip() if len(lines) > 1 else ""
-    if last.startswith("MemoryError"):
+    name, _, message = last.partition(":")
+    return trusted_error_name(name.strip(), message)
+
+
+_BUILTIN_ERRORS = {name: cls for name, cls in vars(builtins).items()
+                   if isinstance(cls, type) and issubclass(cls, BaseException)}
+_ERRNO = re.compile(r"\s*\[Errno (\d{1,4})\]")
+
+
+def trusted_error_name(name: str, message: str = "") -> str:
+    """A reason for an exception the program reports by name: the builtin class
+    name, "memory limit", or "uncaught exception"; never the program's text."""
+    cls = _BUILTIN_ERRORS.get(name)
+    if cls is None:
+        return "uncaught exception" if name else ""
+    if cls is MemoryError:
         return "memory limit"
-    return last[:200]
+    errno = _ERRNO.match(message) if issubclass(cls, OSError) else None
+    if errno:
+        return f"{name}: [Errno {errno.group(1)}] {os.strerror(int(errno.group(1)))}"
+    return name

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalkit.sandbox import cgroup, reap
-from evalkit.sandbox.isolation import FORCE_ENV, Plan, candidate_plans, exposed_dirs, fresh_uid, hidden_dirs, weakened
+from evalkit.sandbox import cgroup, reap, sweep
+from evalkit.sandbox.isolation import FORCE_ENV, Plan, candidate_plans, fresh_uid, visible_paths, weakened
 from evalkit.sandbox.limits import Limits
 from evalkit.sandbox.result import ERROR, ExecResult, Outcome, classify
 from evalkit.sandbox.zygote import Pool, Run
@@ -67,13 +67,16 @@ _plan_cache: tuple[str | None, Plan] | None = None
 
 
 def run_program(source: str, *, timeout_s: float = 10.0, memory_mb: int = 1024,
-                max_output_bytes: int = 1_000_000, stdin: str | None = None) -> ExecResult:
+                max_output_bytes: int = 1_000_000, stdin: str | None = None,
+                cpu_s: float | None = None) -> ExecResult:
     """Runs ``source`` as a Python program in a fresh sandbox.
 
     It passes only if it runs to its end and exits 0 (see ``_launcher``);
-    failures of the program are results, not exceptions.
+    failures of the program are results, not exceptions. ``cpu_s`` limits CPU
+    time (a verdict independent of machine load); ``timeout_s`` is then only
+    the wall-clock backstop, and should be well above it.
     """
-    limits = Limits(timeout_s=timeout_s, memory_mb=memory_mb, max_output_bytes=max_output_bytes)
+    limits = Limits(timeout_s=timeout_s, memory_mb=memory_mb, max_output_bytes=max_output_bytes, cpu_s=cpu_s)
     return execute(source, limits, current_plan(), stdin)
 
 
@@ -98,6 +101,8 @@ def current_plan() -> Plan:
     global _plan_cache
     forced = os.environ.get(FORCE_ENV)
     with _plan_lock:
+        if _plan_cache is None:
+            sweep.sweep()  # once per process: what a killed harness left
         if _plan_cache is None or _plan_cache[0] != forced:
             _plan_cache = (forced, _choose_plan())
         return _plan_cache[1]
@@ -119,7 +124,7 @@ def _choose_plan() -> Plan:
 def execute(source: str, limits: Limits, plan: Plan, stdin: str | None) -> ExecResult:
     """One run under an explicit plan and limits."""
     uid = fresh_uid() if plan.dedicated_uid else None
-    host_dir = tempfile.mkdtemp(prefix="evalkit-sbx-")
+    host_dir = tempfile.mkdtemp(prefix=sweep.name_prefix())
     group = None
     try:
         program = os.path.join(host_dir, "main.py")
@@ -160,7 +165,7 @@ def _spawn_and_watch(program: str, host_dir: str, limits: Limits, plan: Plan, ui
             pass
         finally:
             os.close(nonce_w)
-        cap = _collect(proc, result_r, limits, started, on_exit=sweep)
+        cap = _collect(proc, result_r, limits, started, on_exit=sweep, backstop=_Backstop(limits, proc, group))
     finally:
         survivors = sweep()
         proc.wait()
@@ -173,11 +178,9 @@ def _spawn_and_watch(program: str, host_dir: str, limits: Limits, plan: Plan, ui
 def _bootstrap_config(program: str, host_dir: str, limits: Limits, plan: Plan, uid: int | None,
                       group: cgroup.RunGroup | None) -> bytes:
     """The zygote's instructions for one run, marshalled (it imports nothing to read them)."""
-    hide = hidden_dirs(os.environ.get("HOME"))
     return marshal.dumps({
         "program": program, "workdir": host_dir, "namespaces": plan.namespaces, "userns": plan.userns, "uid": uid,
-        "tmpfs_mb": limits.tmpfs_mb, "hide": hide,
-        "expose": exposed_dirs(hide, [sys.base_prefix, os.path.dirname(_PYTHON)]),
+        "tmpfs_mb": limits.tmpfs_mb, "ro_paths": visible_paths([sys.base_prefix, os.path.dirname(_PYTHON)]),
         "cgroup_procs": group.procs_files if group else [],
         "rlimits": limits.rlimits(plan.nproc(limits)), "env": dict(CHILD_ENV), "launcher": _launcher_source(),
     })
@@ -208,7 +211,35 @@ class _Capture:
     duration_s: float
 
 
-def _collect(proc: Run, result_r: int, limits: Limits, started: float, on_exit: Any) -> _Capture:
+class _Backstop:
+    """The wall clock behind a CPU-time limit. At ``timeout_s`` a run that is
+    still gaining CPU time (starved by a loaded machine, not sleeping) gets
+    another slice, so load cannot turn a verdict into a timeout; RLIMIT_CPU
+    ends it when its CPU budget is spent. A run that sleeps or blocks gains no
+    CPU and ends at ``timeout_s``; nothing runs past ``EXTEND_CAP`` times it."""
+
+    EXTEND_CAP = 10
+    MIN_SHARE = 0.01  # CPU seconds per wall second that count as progress
+
+    def __init__(self, limits: Limits, proc: Run, group: cgroup.RunGroup | None):
+        self.limits, self.proc, self.group = limits, proc, group
+        self.cpu = 0.0
+        self.slice_start = time.monotonic()
+
+    def extend(self, started: float) -> float | None:
+        """A new deadline, or None when the run's time is up."""
+        now = time.monotonic()
+        if self.limits.cpu_s is None or now - started >= self.EXTEND_CAP * self.limits.timeout_s:
+            return None
+        pids = cgroup.members(self.group) if self.group is not None else reap.pids_in_session(self.proc.pid)
+        used = reap.cpu_seconds(pids)
+        progressing = used - self.cpu >= self.MIN_SHARE * (now - self.slice_start)
+        self.cpu, self.slice_start = used, now
+        return now + self.limits.timeout_s / 2 if progressing else None
+
+
+def _collect(proc: Run, result_r: int, limits: Limits, started: float, on_exit: Any,
+             backstop: _Backstop | None = None) -> _Capture:
     """Reads stdout, stderr and the result pipe until the run ends, the wall
     clock runs out or the output cap is hit. When the main process exits,
     ``on_exit`` kills whatever it left, so the pipes reach EOF promptly."""
@@ -230,6 +261,11 @@ def _collect(proc: Run, result_r: int, limits: Limits, started: float, on_exit: 
             if exited_at is not None and not pipes_open:
                 break
             left = deadline - time.monotonic()
+            if left <= 0 and exited_at is None and backstop is not None:
+                later = backstop.extend(started)
+                if later is not None:
+                    deadline = later
+                    continue
             if left <= 0:
                 timed_out = exited_at is None  # a pipe held open after exit is not the program's time
                 break
@@ -293,11 +329,22 @@ def _kill_everything(proc: Run, uid: int | None, group: cgroup.RunGroup | None) 
     return reap.kill_all(*listers) if listers else []
 
 
+def _cpu_from_init(verdict: bytes) -> float | None:
+    """The CPU seconds the sandbox's PID 1 reported ("CPU:<s>;"), if it did."""
+    _, found, rest = verdict.rpartition(b"CPU:")
+    value = rest.partition(b";")[0]
+    try:
+        return float(value) if found else None
+    except ValueError:
+        return None
+
+
 def _judge(cap: _Capture, returncode: int | None, nonce: bytes, limits: Limits, plan: Plan,
            group: cgroup.RunGroup | None, survivors: list[int]) -> ExecResult:
     returncode = _signal_from_init(cap.verdict, returncode)
+    cpu = _cpu_from_init(cap.verdict)
     stderr = cap.stderr.decode("utf-8", "replace")
-    setup_error = cap.verdict[len(b"SETUP:"):].decode("utf-8", "replace") if cap.verdict.startswith(b"SETUP:") else ""
+    setup_error = cap.verdict[len(b"SETUP:"):].decode("utf-8", "replace")[:300] if cap.verdict.startswith(b"SETUP:") else ""
     outcome = Outcome(
         returncode=returncode,
         finished=nonce in cap.verdict and not setup_error,
@@ -306,9 +353,10 @@ def _judge(cap: _Capture, returncode: int | None, nonce: bytes, limits: Limits, 
         oom_killed=group is not None and cgroup.oom_killed(group),
         setup_error=setup_error,
         stderr_tail=stderr[-_STDERR_TAIL:],
+        cpu_exceeded=limits.cpu_s is not None and cpu is not None and cpu >= limits.cpu_seconds,
     )
     status, reason = classify(outcome, limits.timeout_s)
     if survivors:
         reason += f"; {len(survivors)} process(es) survived SIGKILL: {survivors[:5]}"
     return ExecResult(status, returncode, cap.stdout.decode("utf-8", "replace"), stderr,
-                      round(cap.duration_s, 4), reason, plan.describe())
+                      round(cap.duration_s, 4), reason, plan.describe(), cpu)

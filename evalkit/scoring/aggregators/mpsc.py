@@ -36,7 +36,8 @@ from evalkit.core.errors import ConfigError
 from evalkit.core.registry import aggregators
 
 ALPHA = 0.95  # the paper's default weight of the propagated score
-CALL_TIMEOUT_S = 1.0  # per call of a solution or spec inside a consistency program
+CALL_TIMEOUT_S = 1.0  # CPU seconds per call of a solution or spec inside a consistency program
+CALL_WALL_S = 10.0  # wall-clock backstop per call (a call that sleeps uses no CPU)
 
 
 def rank(W: np.ndarray, y0: np.ndarray, alpha: float = ALPHA, iters: int = 200, tol: float = 1e-9) -> np.ndarray:
@@ -117,17 +118,18 @@ def test_parts(line: str, entry_point: str) -> tuple[str, str] | None:
     """(source of the call's argument tuple, source of the expected value), or None."""
     try:
         node = ast.parse(line).body[0]
-    except (SyntaxError, IndexError):
+        if not isinstance(node, ast.Assert) or not isinstance(node.test, ast.Compare):
+            return None
+        cmp = node.test
+        call = cmp.left
+        if (len(cmp.ops) != 1 or not isinstance(cmp.ops[0], ast.Eq) or not isinstance(call, ast.Call)
+                or not isinstance(call.func, ast.Name) or call.func.id != entry_point or call.keywords):
+            return None
+        args = "(" + "".join(ast.unparse(a) + ", " for a in call.args) + ")"
+        return args, ast.unparse(cmp.comparators[0])
+    except (SyntaxError, IndexError, ValueError, RecursionError, MemoryError):
+        # a model's test line nested or chained too deep for the parser is just not a test
         return None
-    if not isinstance(node, ast.Assert) or not isinstance(node.test, ast.Compare):
-        return None
-    cmp = node.test
-    call = cmp.left
-    if (len(cmp.ops) != 1 or not isinstance(cmp.ops[0], ast.Eq) or not isinstance(call, ast.Call)
-            or not isinstance(call.func, ast.Name) or call.func.id != entry_point or call.keywords):
-        return None
-    args = "(" + "".join(ast.unparse(a) + ", " for a in call.args) + ")"
-    return args, ast.unparse(cmp.comparators[0])
 
 
 _SPEC_DEF = re.compile(r"^def\s+postcondition\s*\(", re.M)
@@ -147,7 +149,7 @@ def parse_specs(texts: Sequence[str], limit: int = 20) -> list[str]:
         src = "\n".join(body).rstrip() + "\n"
         try:
             compile(src, "<spec>", "exec")
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         if src not in out:
             out.append(src)
@@ -170,15 +172,20 @@ def _code(text: str) -> str:
 
 # --- the sandbox side ----------------------------------------------------------------------
 
+# Each call is limited in CPU time (ITIMER_PROF), so a loaded machine does not
+# change the graph; the wall-clock timer only stops calls that sleep or block.
 _HARNESS = '''
 import json as _j, signal as _s
 def _alarm(*_): raise TimeoutError()
+_s.signal(_s.SIGPROF, _alarm)
 _s.signal(_s.SIGALRM, _alarm)
 def _timed(fn, *a):
-    _s.setitimer(_s.ITIMER_REAL, {timeout})
+    _s.setitimer(_s.ITIMER_PROF, {timeout})
+    _s.setitimer(_s.ITIMER_REAL, {wall})
     try:
         return fn(*a)
     finally:
+        _s.setitimer(_s.ITIMER_PROF, 0)
         _s.setitimer(_s.ITIMER_REAL, 0)
 '''
 
@@ -191,7 +198,7 @@ def solution_program(prompt: str, completion: str, entry_point: str, tests: list
     expected = "[" + ", ".join(p[1] for p in parts if p) + "]"
     spec_fns = "".join(f"def _spec{i}():\n" + _indent(s) + "    return postcondition\n" for i, s in enumerate(specs))
     return (
-        prompt + completion + "\n" + _HARNESS.format(timeout=CALL_TIMEOUT_S) + spec_fns
+        prompt + completion + "\n" + _HARNESS.format(timeout=CALL_TIMEOUT_S, wall=CALL_WALL_S) + spec_fns
         + f"_specs = [{', '.join(f'_spec{i}()' for i in range(len(specs)))}]\n"
         + "_res = {'outputs': [], 'tests': [], 'specs': [0] * len(_specs)}\n"
         + "_ok = True\n"
@@ -219,7 +226,7 @@ def spec_test_program(prompt: str, entry_point: str, tests: list[str], specs: li
         f"try:\n    _res[{i}].append(int(_check(_spec{i}(), {args}, {exp})))\nexcept BaseException:\n    _res[{i}].append(0)"
         for i in range(len(specs)) for args, exp in parts)
     return (
-        prompt + "    pass\n" + _HARNESS.format(timeout=CALL_TIMEOUT_S) + "".join(rows)
+        prompt + "    pass\n" + _HARNESS.format(timeout=CALL_TIMEOUT_S, wall=CALL_WALL_S) + "".join(rows)
         + "def _check(p, x, y):\n    _timed(p, *x, y)\n    return True\n"
         + f"_res = [[] for _ in range({len(specs)})]\n" + checks + "\n"
         + "print('MPSC' + _j.dumps(_res))\n"
@@ -231,32 +238,64 @@ def _indent(src: str) -> str:
 
 
 def _payload(stdout: str) -> Any:
+    """The last MPSC line's JSON, or None. The program wrote it, so it is only
+    data: anything malformed is a crashed program, never the run's error."""
     for line in reversed(stdout.splitlines()):
         if line.startswith("MPSC"):
-            return json.loads(line[4:])
+            try:
+                return json.loads(line[4:])
+            except (ValueError, RecursionError):
+                return None
     return None
+
+
+def _flags(values: Any, size: int) -> list[float] | None:
+    """``values`` as ``size`` numbers in [0, 1], or None when it is anything else."""
+    if not isinstance(values, list) or len(values) != size:
+        return None
+    if not all(type(v) in (int, float) and 0 <= v <= 1 for v in values):
+        return None
+    return [float(v) for v in values]
+
+
+def _solution_row(res: Any, n_tests: int, specs: int) -> tuple[list[float], list[float], tuple[str, ...]] | None:
+    """(tests passed, spec counts, output reprs) from one solution program's payload, validated."""
+    if not isinstance(res, dict):
+        return None
+    tests = _flags(res.get("tests"), n_tests)
+    counts = res.get("specs")
+    outputs = res.get("outputs")
+    if tests is None or not isinstance(counts, list) or len(counts) != specs:
+        return None
+    if not all(type(c) is int and 0 <= c <= n_tests for c in counts):
+        return None
+    if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
+        return None
+    return tests, [float(c) for c in counts], tuple(o[:1000] for o in outputs)
 
 
 def consistency(n_tests: int, specs: int, sol_stdouts: Sequence[str], spec_stdout: str) -> Consistency:
     """Edge weights from the stdout of each solution program and of the spec-test program.
-    A program that crashed or timed out gives a solution with no edges."""
+    A program that crashed, timed out or printed a malformed payload gives a
+    solution (or spec) with no edges."""
     n = len(sol_stdouts)
     sol_test = np.zeros((n, n_tests))
     sol_spec = np.zeros((n, specs))
     outputs: list[tuple[str, ...]] = []
     for i, out in enumerate(sol_stdouts):
-        res = _payload(out)
-        if not res or len(res["tests"]) != n_tests:
+        row = _solution_row(_payload(out), n_tests, specs)
+        if row is None:
             outputs.append(("<crashed>",))
             continue
-        sol_test[i] = res["tests"]
+        sol_test[i] = row[0]
         if n_tests:
-            sol_spec[i] = np.array(res["specs"], dtype=float) / n_tests
-        outputs.append(tuple(res["outputs"]))
+            sol_spec[i] = np.array(row[1]) / n_tests
+        outputs.append(row[2])
     spec_test = np.zeros((specs, n_tests))
     res = _payload(spec_stdout)
-    if res and len(res) == specs and all(len(r) == n_tests for r in res):
-        spec_test = np.array(res, dtype=float).reshape(specs, n_tests)
+    rows = [_flags(r, n_tests) for r in res] if isinstance(res, list) and len(res) == specs else None
+    if rows and all(r is not None for r in rows):
+        spec_test = np.array(rows, dtype=float).reshape(specs, n_tests)
     return Consistency(sol_test, sol_spec, spec_test, outputs)
 
 

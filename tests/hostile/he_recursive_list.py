@@ -1,0 +1,4 @@
+    # A list that contains itself.
+    out = []
+    out.append(out)
+    return out
