@@ -30,8 +30,12 @@ class ProgramRun:
 
 
 def with_readout(code: str, expr: str) -> str:
-    """``code`` followed by a line that prints ``expr`` behind MARK."""
-    return f"{code.rstrip()}\n\nprint({MARK!r} + repr({expr}))\n"
+    """``code`` followed by lines that print ``expr`` behind MARK: Python
+    literals as repr (parsed back below), anything else (Fraction, a sympy
+    expression) as str, the form a grader reads."""
+    return (f"{code.rstrip()}\n\n__evalkit_v = {expr}\n"
+            f"print({MARK!r} + (repr(__evalkit_v) if isinstance(__evalkit_v, (int, float, complex, str, bytes, bool, "
+            f"list, tuple, dict, set, type(None))) else str(__evalkit_v)))\n")
 
 
 def parse_value(stdout: str) -> tuple[Any, str, bool]:
