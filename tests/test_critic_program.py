@@ -146,3 +146,33 @@ def test_gold_programs_score_100(tmp_path, data_dir):
 
     res, _ = go(tmp_path, data_dir, answer, limit=15)
     assert res.results[TASK]["exact_match"] == 1.0 and res.results[TASK]["acc_round_0"] == 1.0
+
+
+def test_a_killed_run_resumes_round_by_round(tmp_path, data_dir):
+    """The backend dies in round 2's critique batch; the rerun sends only what is missing."""
+    g = golds(data_dir)
+
+    def answer(req, k):
+        what = kind(req)
+        if what == "critique":
+            return f"1. Round {rnd(req)} check."
+        return f"answer = {g[req.doc_id]}  # r{rnd(req)}" if what == "revision" and rnd(req) >= 2 else "answer = 3\n"
+
+    clean, _ = go(tmp_path / "clean", data_dir, answer, limit=3)
+
+    calls = []
+
+    def dying(req, k):
+        calls.append(req)
+        if kind(req) == "critique" and rnd(req) == 2:
+            raise KeyboardInterrupt
+        return answer(req, k)
+
+    (tmp_path / "k").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        go(tmp_path / "k", data_dir, dying, limit=3)
+    resumed, backend = go(tmp_path / "k", data_dir, answer, limit=3)
+    sent = [kind(r) + str(rnd(r)) for c in backend.calls for r in c]
+    assert "initial0" not in sent and "critique1" not in sent and "revision1" not in sent  # rounds 0-1 cached
+    assert sent.count("critique2") == 3 and len(sent) == 3 * 6  # rounds 2-4, critique and revision
+    assert resumed.results[TASK] == clean.results[TASK]
