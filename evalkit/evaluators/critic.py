@@ -3,7 +3,8 @@ in a task file, or ``evalkit run --critic`` on any generate task).
 
 ``options.critic_mode: program`` is the paper's protocol (a program of thought
 checked by the interpreter, separate critique and revision calls, 4 rounds;
-``evalkit.critics.critic_program``); the default ``cot`` is evalkit's lighter
+``evalkit.critics.critic_program``); ``code`` carries that loop to HumanEval with
+the docstring's example calls as the tool (``evalkit.critics.critic_code``); the default ``cot`` is evalkit's lighter
 loop over chain-of-thought answers (``evalkit.critics.critic``)."""
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from evalkit.evaluators.context import EvalContext, TaskRun
 from evalkit.registry import evaluators
 from evalkit.types import SampleRecord
 
-MODES = ("cot", "program")
+MODES = ("cot", "program", "code")
 
 
 @evaluators.register("critic")
@@ -32,4 +33,8 @@ def evaluate_critic(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[Sa
         out.update(run_critic(by_mode["cot"], ctx))
     if "program" in by_mode:
         out.update(run_critic_program(by_mode["program"], ctx))
+    if "code" in by_mode:
+        from evalkit.critics.critic_code import run_critic_code
+
+        out.update(run_critic_code(by_mode["code"], ctx))
     return out
