@@ -74,15 +74,15 @@ extract_gsm8k.normalize_target = _normalize_target  # type: ignore[attr-defined]
 
 
 @scorers.register("numeric_equiv")
-def numeric_equiv(extracted: Any, target: Any, doc: Doc) -> Score:
-    """1.0 when both are numbers within TOLERANCE; a program answer may be a
-    float (``10.0``) or a string (``"10"``)."""
+def numeric_equiv(extracted: Any, target: Any, doc: Doc, tolerance: float = TOLERANCE) -> Score:
+    """1.0 when both are numbers within ``tolerance``; a program answer may be a
+    float (``10.0``) or a string (``"10"``). PAL's gsm_eval.py uses 1e-3."""
     a, b = to_number(extracted), to_number(target)
     if a is None:
         return Score(0.0, extracted, "no number found")
     if b is None:
         return Score(0.0, extracted, f"reference {target!r} is not a number")
-    ok = abs(a - b) < TOLERANCE
+    ok = abs(a - b) < tolerance
     return Score(1.0 if ok else 0.0, extracted, "" if ok else f"{a:g} != {b:g}")
 
 
