@@ -176,3 +176,13 @@ def test_a_killed_run_resumes_round_by_round(tmp_path, data_dir):
     assert "initial0" not in sent and "critique1" not in sent and "revision1" not in sent  # rounds 0-1 cached
     assert sent.count("critique2") == 3 and len(sent) == 3 * 6  # rounds 2-4, critique and revision
     assert resumed.results[TASK] == clean.results[TASK]
+
+
+def test_replay_of_a_shorter_run_says_what_is_missing(tmp_path, data_dir):
+    from evalkit.errors import BackendError
+
+    out = tmp_path / "out"
+    go(tmp_path, data_dir, lambda req, k: "1. Fine." if kind(req) == "critique" else "answer = 3\n", limit=1,
+       output=out, max_rounds=1)
+    with pytest.raises(BackendError, match="asked for more"):
+        run(RunConfig(model=f"replay:{out}", tasks=[TASK], limit=1, data_dir=str(data_dir), store=tmp_path / "r.db"))
