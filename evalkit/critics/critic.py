@@ -78,7 +78,8 @@ def verify_math(chains: list[Chain]) -> list[str]:
 def verify_code(chains: list[Chain]) -> list[str]:
     """Extension point for HumanEval-style tasks: run the completion against the
     examples in the prompt's docstring only (never the hidden tests)."""
-    raise ConfigError("critic_verifier 'code' is not implemented yet; MATH tasks use 'math'")
+    raise ConfigError("the --critic loop has no code verifier; run the task humaneval_critic "
+                      "(CRITIC with the docstring's example calls as the tool)")
 
 
 VERIFIERS: dict[str, Callable[[list[Chain]], list[str]]] = {"math": verify_math, "code": verify_code}
