@@ -49,11 +49,29 @@ def test_critic_math500(cli, tmp_path, data_dir, store_path):
 
 def test_tora_math500(cli, tmp_path, data_dir, store_path):
     out = tmp_path / "out"
-    res = cli("run", "--model", "smollm2-135m", "--tasks", "math500_tora", "--limit", "2",
+    res = cli("run", "--model", "smollm2-135m", "--tasks", "math500_tora_lite", "--limit", "2",
               "--data-dir", data_dir, "--store", store_path, "--output", out)
     assert res.code == 0, res.err
-    r = json.loads((out / "results.json").read_text())["results"]["math500_tora"]
+    r = json.loads((out / "results.json").read_text())["results"]["math500_tora_lite"]
     assert r["n"] == 2 and r["n_errors"] == 0 and 0.0 <= r["exact_match"] <= 1.0 and "tool_calls" in r
-    for s in _samples(out, "math500_tora"):
+    for s in _samples(out, "math500_tora_lite"):
         assert s["prompt"].rstrip().endswith("Solution:") and s["trace"]
         assert s["trace"][0]["round"] == 0
+
+
+def test_gsm8k_critic_reference_loop_and_replay(cli, tmp_path, data_dir, store_path):
+    """One doc, one CRITIC round (critique + revision calls), then re-scored from
+    the samples with replay: same metrics, no model."""
+    out = tmp_path / "out"
+    res = cli("run", "--model", "smollm2-135m", "--tasks", "gsm8k_critic", "--limit", "1", "--max-rounds", "1",
+              "--data-dir", data_dir, "--store", store_path, "--output", out)
+    assert res.code == 0, res.err
+    r = json.loads((out / "results.json").read_text())["results"]["gsm8k_critic"]
+    assert {"acc_round_0", "acc_round_1", "oracle_acc_round_1", "acc_oracle"} <= set(r)
+    s = _samples(out, "gsm8k_critic")[0]
+    assert [len(step["gen"]) for step in s["trace"]] == [1, 2] and "report" in s["trace"][0]
+    again = cli("run", "--model", f"replay:{out}", "--tasks", "gsm8k_critic", "--limit", "1", "--max-rounds", "1",
+                "--data-dir", data_dir, "--store", tmp_path / "r.db", "--output", tmp_path / "replayed")
+    assert again.code == 0, again.err
+    r2 = json.loads((tmp_path / "replayed" / "results.json").read_text())["results"]["gsm8k_critic"]
+    assert {k: v for k, v in r2.items() if "stderr" not in k} == {k: v for k, v in r.items() if "stderr" not in k}

@@ -58,7 +58,7 @@ class LengthBiased(BaseBackend):
                 for r in requests]
 
 
-backends.register("length_biased")(LengthBiased)
+backends.replace("length_biased", LengthBiased)
 
 
 def _replay_free_run(tmp_path, data_dir, tasks, limit=None):
@@ -87,7 +87,7 @@ def test_acc_and_acc_norm_through_the_runner(tmp_path, data_dir):
 
 def test_requests_are_prompt_plus_space_plus_option(tmp_path, data_dir):
     be = LengthBiased()
-    backends.register("length_biased_probe")(lambda target="", **kw: be)
+    backends.replace("length_biased_probe", lambda target="", **kw: be)
     run(RunConfig(model="length_biased_probe:", tasks=["agieval_mc_gaokao_english"], limit=1, data_dir=str(data_dir),
                   store=tmp_path / "s.db"))
     rec = json.loads((data_dir / "agieval/gaokao-english.jsonl").read_text().splitlines()[0])

@@ -102,12 +102,22 @@ def evaluate_code(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[Samp
     return out
 
 
+def _mpsc_opt(task: TaskRun, ctx: EvalContext, key: str, default: Any) -> Any:
+    v = ctx.options.get(key)
+    return v if v is not None else task.spec.options.get(key, default)
+
+
 def _perspective(flat: list, ctx: EvalContext, kind: str) -> list[list[str]]:
-    """One batch of ``kind`` ("specs" or "tests") requests, one per doc, n samples each."""
+    """One batch of ``kind`` ("specs" or "tests") requests, one per doc, with
+    ``mpsc_specs_n`` / ``mpsc_tests_n`` samples each (default: the solutions' n;
+    the paper samples fewer specs and tests than solutions)."""
     tpl = template(f"mpsc_{kind}.j2")
     reqs = []
     for task, d, r, _, _ in flat:
-        params = replace(r.params, stop=MPSC_STOP)
+        n = int(_mpsc_opt(task, ctx, f"mpsc_{kind}_n", r.params.n))
+        if n < 1:
+            raise ConfigError(f"mpsc_{kind}_n must be at least 1, got {n}")
+        params = replace(r.params, stop=MPSC_STOP, n=n)
         reqs.append(Request(f"{task.spec.name}:mpsc_{kind}", d.id, tpl.render(doc=d.fields, task=task.spec), params))
     return [g.texts for g in ctx.generate(reqs, f"generating {kind}")]
 
@@ -120,15 +130,20 @@ def _mpsc(flat: list, records: list[SampleRecord], ctx: EvalContext) -> None:
     plan: list[tuple[list[str], list[str], int]] = []  # per doc: tests, specs, first program index
     for (task, d, _, _, cs), st, tt in zip(flat, spec_texts, test_texts):
         entry, prompt = d.fields["entry_point"], d.fields["prompt"]
-        tests, specs = mpsc.parse_tests(tt, entry), mpsc.parse_specs(st)
+        tests = mpsc.parse_tests(tt, entry, limit=mpsc.MAX_TESTS)
+        specs = mpsc.parse_specs(st, limit=mpsc.MAX_SPECS)
         plan.append((tests, specs, len(programs)))
         programs.extend(mpsc.solution_program(prompt, c, entry, tests, specs) for c in cs)
         programs.append(mpsc.spec_test_program(prompt, entry, tests, specs))
     results = run_many(programs, cpu_s=MPSC_CPU_S, timeout_s=wall_backstop(MPSC_CPU_S), memory_mb=1024)
-    for (_, _, _, _, cs), rec, (tests, specs, start) in zip(flat, records, plan):
+    for (task, _, _, _, cs), rec, (tests, specs, start) in zip(flat, records, plan):
         sol = [r.stdout for r in results[start:start + len(cs)]]
         graph = mpsc.consistency(len(tests), len(specs), sol, results[start + len(cs)].stdout)
-        best, scores = mpsc.pick(graph)
-        rec.metrics["mpsc_pass@1"] = rec.scores_all[best]
-        rec.trace.append({"mpsc": {"pick": best, "scores": [round(s, 6) for s in scores],
+        prior = str(_mpsc_opt(task, ctx, "mpsc_prior", "semantic"))
+        best, scores = mpsc.pick(graph, prior=prior, texts=(cs, specs, tests))
+        for k in (1, 2, 5):
+            if k <= len(cs):  # tie-expanded, as the paper (CodeT's evaluation) reports
+                rec.metrics[f"mpsc_pass@{k}"] = mpsc.tie_pass_at_k(scores, rec.scores_all, k)
+        rec.metrics["mpsc_pick_pass"] = rec.scores_all[best]  # ties to the earliest sample
+        rec.trace.append({"mpsc": {"pick": best, "scores": [round(s, 6) for s in scores], "prior": prior,
                                    "tests": tests, "specs": specs}})

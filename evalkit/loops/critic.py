@@ -78,7 +78,8 @@ def verify_math(chains: list[Chain]) -> list[str]:
 def verify_code(chains: list[Chain]) -> list[str]:
     """Extension point for HumanEval-style tasks: run the completion against the
     examples in the prompt's docstring only (never the hidden tests)."""
-    raise ConfigError("critic_verifier 'code' is not implemented yet; MATH tasks use 'math'")
+    raise ConfigError("the --critic loop has no code verifier; run the task humaneval_critic "
+                      "(CRITIC with the docstring's example calls as the tool)")
 
 
 VERIFIERS: dict[str, Callable[[list[Chain]], list[str]]] = {"math": verify_math, "code": verify_code}
@@ -117,7 +118,7 @@ def run_critic(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleR
         c.solution = g.texts[0]
         c.answer = _extract(c, c.solution)
         c.answers.append(c.answer)
-        c.trace.append({"round": 0, "sample": c.sample, "output": c.solution, "answer": c.answer})
+        c.trace.append({"round": 0, "sample": c.sample, "gen": [g.texts[0]], "output": c.solution, "answer": c.answer})
 
     for rnd in range(1, max(rounds.values(), default=0) + 1):
         live = [c for c in chains if not c.done and rnd <= rounds[c.task.spec.name]]
@@ -142,13 +143,15 @@ def run_critic(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleR
         gens = ctx.generate(reqs, label=f"critic round {rnd}")
         for c, tool, g in zip(live, tools, gens):
             critique, verdict, revision = parse_critique(g.texts[0])
-            step: dict[str, Any] = {"round": rnd, "sample": c.sample, "tool_output": tool, "critique": critique,
-                                    "verdict": verdict}
+            step: dict[str, Any] = {"round": rnd, "sample": c.sample, "gen": [g.texts[0]], "tool_output": tool,
+                                    "critique": critique, "verdict": verdict}
             if verdict is True or revision is None:
                 c.done = True
                 step["stop"] = "verdict correct" if verdict is True else "no revision"
             else:
+                # a revision without an answer keeps the previous one (CRITIC evaluate.py)
                 new = _extract(c, revision)
+                new = c.answer if new is None else new
                 same = (new is None and c.answer is None) or (
                     new is not None and c.answer is not None and c.scorer.equiv(c.doc)(c.answer, new))
                 c.solution, c.answer = revision, new

@@ -2,6 +2,13 @@
 
 Each line is ``{"task": ..., "doc_id": ..., "output": "..."}`` or ``"outputs": [...]``.
 The samples files a run writes have this shape, so any run can be re-scored.
+
+Multi-round runs (CRITIC, ToRA, PAL) send several requests per doc and sample,
+each with its own prompt. Their samples carry a ``trace`` whose steps list the
+raw generations of that step (``gen``) with the chain's ``sample`` index; a
+loop that is fed the same outputs asks for them in the same order, so replay
+answers the k-th request of a (task, doc, sample) chain with its k-th recorded
+generation.
 """
 from __future__ import annotations
 
@@ -35,6 +42,27 @@ def read_replay(path: Path) -> dict[tuple[str, int], list[str]]:
     return table
 
 
+def read_chains(path: Path) -> dict[tuple[str, int, int], list[str]]:
+    """(task, doc_id, sample) -> the chain's generations in call order, from
+    the ``trace`` of each line that has one (lines were validated by read_replay)."""
+    chains: dict[tuple[str, int, int], list[str]] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            trace = rec.get("trace") or []
+            if not isinstance(trace, list) or not any(isinstance(s, dict) and "gen" in s for s in trace):
+                continue
+            mine: dict[tuple[str, int, int], list[str]] = {}
+            for step in trace:
+                if isinstance(step, dict) and isinstance(step.get("gen"), list):
+                    key = (str(rec["task"]), int(rec["doc_id"]), int(step.get("sample", 0)))
+                    mine.setdefault(key, []).extend(str(g) for g in step["gen"])
+            chains.update(mine)
+    return chains
+
+
 class ReplayBackend(BaseBackend):
     cacheable = False  # the file is the cache
 
@@ -43,6 +71,8 @@ class ReplayBackend(BaseBackend):
         if not paths:
             raise ConfigError("replay needs a file: --model replay:PATH.jsonl[,PATH2.jsonl]")
         self.table: dict[tuple[str, int], list[str]] = {}
+        self.chains: dict[tuple[str, int, int], list[str]] = {}
+        self.cursor: dict[tuple[str, int, int], int] = {}
         digest = hashlib.sha256()
         for p in paths:
             if p.is_dir():  # a run's output dir: every samples file in it
@@ -53,6 +83,7 @@ class ReplayBackend(BaseBackend):
                 raise ConfigError(f"replay file {p} does not exist")
             for f in files:
                 self.table.update(read_replay(f))
+                self.chains.update(read_chains(f))
                 digest.update(f.read_bytes())
         self.paths = [str(p) for p in paths]
         self.sha256 = digest.hexdigest()
@@ -64,6 +95,10 @@ class ReplayBackend(BaseBackend):
                  on_result: Callable[[int, Generation], None] | None = None) -> list[Generation]:
         out = []
         for req in requests:
+            chain = (req.task, req.doc_id, req.first_sample)
+            if chain in self.chains and req.params.n == 1:
+                out.append(self._next_in_chain(chain))
+                continue
             outs = self.table.get((req.task, req.doc_id))
             if outs is None:
                 raise BackendError(f"replay file has no output for task {req.task} doc {req.doc_id}; "
@@ -76,3 +111,11 @@ class ReplayBackend(BaseBackend):
         if progress:
             progress(len(requests))
         return out
+
+    def _next_in_chain(self, chain: tuple[str, int, int]) -> Generation:
+        seq, at = self.chains[chain], self.cursor.get(chain, 0)
+        if at >= len(seq):
+            raise BackendError(f"replay trace of {chain[0]} doc {chain[1]} sample {chain[2]} has {len(seq)} "
+                               "generations, but the loop asked for more; was it recorded with other options?")
+        self.cursor[chain] = at + 1
+        return Generation([seq[at]], ["replay"])
