@@ -45,6 +45,12 @@ def run(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing results.json in --output."),
     critic: bool = typer.Option(False, "--critic", help="CRITIC: verify each answer with a tool, critique and revise it (generate tasks)."),
     max_rounds: Optional[int] = typer.Option(None, "--max-rounds", help="CRITIC revision rounds (default: the task's, else 3)."),
+    formats: Optional[int] = typer.Option(None, "--formats", help="Also run N-1 meaning-preserving prompt formats drawn with --seed; report format_min/max/spread."),
+    format_index: Optional[int] = typer.Option(None, "--format", help="Run only format I of --seed's draw (rerun a format a --formats run reported)."),
+    permute_options: Optional[int] = typer.Option(None, "--permute-options", help="Ask multiple-choice questions in K option orders; report acc per order, acc_all_orders, consistency, position bias."),
+    fewshot: Optional[str] = typer.Option(None, "--fewshot", help="Exemplar selection: fixed, random, knn, skill-knn."),
+    fewshot_pool: Optional[int] = typer.Option(None, "--fewshot-pool", help="Draw exemplars from a seeded sample of N pool items (default: the whole pool)."),
+    fewshot_embedder: Optional[str] = typer.Option(None, "--fewshot-embedder", help="Embedding model for knn/skill-knn: minilm (default) or st:PATH."),
 ) -> None:
     """Evaluate MODEL on TASKS; print a results table and store the run."""
     from evalkit.backends import parse_model_args
@@ -56,7 +62,10 @@ def run(
                     model_args=parse_model_args(model_args) | ({"base_url": base_url} if base_url else {}),
                     apply_chat_template=apply_chat_template,
                     system_prompt=system_prompt, aggregator=aggregate, temperature=temperature, overwrite=overwrite,
-                    options={k: v for k, v in {"critic": critic or None, "max_rounds": max_rounds}.items() if v is not None})
+                    options={k: v for k, v in {"critic": critic or None, "max_rounds": max_rounds, "formats": formats,
+                                               "format": format_index, "permute_options": permute_options,
+                                               "fewshot": fewshot, "fewshot_pool": fewshot_pool,
+                                               "fewshot_embedder": fewshot_embedder}.items() if v is not None})
     res = do_run(cfg)
     print_results(res.results, res.payload["groups"], title=f"{model} · run {res.run_id}", breakdowns=res.payload.get("breakdown"))
     if output:

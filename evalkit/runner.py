@@ -22,6 +22,7 @@ from evalkit.evaluators.context import EvalContext, TaskRun
 from evalkit.prompts import PromptBuilder
 from evalkit.provenance import environment
 from evalkit.registry import aggregators, evaluators
+from evalkit.robustness import Plan
 from evalkit.results import check_output_dir, compute_results, write_output_dir
 from evalkit.store import Store
 from evalkit.taskspec import load_catalog
@@ -123,6 +124,8 @@ def run(cfg: RunConfig) -> RunResult:
     check_output_dir(cfg.output, cfg.overwrite)
     t0 = time.time()
     task_runs, catalog, root = prepare_tasks(cfg)
+    plan = Plan.from_options(cfg.options, cfg.seed)
+    plan.check(task_runs)
     store = Store(cfg.store)
     t_load = time.time()
     backend = load_backend(cfg.model, **backend_kwargs(cfg))
@@ -141,6 +144,8 @@ def run(cfg: RunConfig) -> RunResult:
         t_eval = time.time()
         ctx = EvalContext(backend, generator, cfg.seed, cfg.samples, cfg.aggregator, root, cfg.options,
                           cfg.temperature)
+        if plan.active:  # --formats / --permute-options / --fewshot: variants are more TaskRuns
+            task_runs = plan.expand(task_runs, ctx)
         records: dict[str, list[SampleRecord]] = {}
         by_type: dict[str, list[TaskRun]] = defaultdict(list)
         for t in task_runs:
@@ -149,6 +154,11 @@ def run(cfg: RunConfig) -> RunResult:
             records.update(evaluators.get(output_type)(runs, ctx))
         main_metric = {t.spec.name: t.spec.metric for t in task_runs}
         results, breakdowns, rows = compute_results(catalog, cfg.tasks, records, main_metric)
+        if plan.active:
+            plan.annotate(task_runs, records)
+            groups = {g: list(catalog.groups[g].tasks) for g in catalog.subgroups(cfg.tasks)}
+            rows += plan.summarize(results, records, groups, main_metric)
+            config["robustness"] = plan.record
         t_done = time.time()
         config["timings"] = {"prepare_s": t_load - t0, "model_load_s": t_eval - t_load, "evaluate_s": t_done - t_eval,
                              "total_s": t_done - t0}

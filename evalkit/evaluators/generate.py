@@ -28,8 +28,9 @@ def build_requests(task: TaskRun, ctx: EvalContext) -> list[Request]:
 class DocScorer:
     """Extract -> score -> aggregate for one task, with the registry lookups done once."""
 
-    def __init__(self, spec: TaskSpec, aggregator: str):
+    def __init__(self, spec: TaskSpec, aggregator: str, canonical: Callable[[str, Doc], str] | None = None):
         self.spec = spec
+        self.canonical = canonical  # a prompt format's answer labels -> the task's own (--formats)
         self.extract = extractors.get(spec.extractor)
         self.score_fn = scorers.get(spec.scorer)
         self.aggregate = aggregators.get(aggregator)
@@ -40,6 +41,8 @@ class DocScorer:
         return self.norm_target(raw, doc, **self.spec.extractor_args) if self.norm_target else raw
 
     def score_one(self, text: str, target: Any, doc: Doc) -> Score:
+        if self.canonical is not None:
+            text = self.canonical(text, doc)
         extracted = self.extract(text, doc, **self.spec.extractor_args)
         return self.score_fn(extracted, target, doc, **self.spec.scorer_args)
 
@@ -84,6 +87,6 @@ def evaluate_generate(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[
     gens = iter(ctx.generate(flat))
     out: dict[str, list[SampleRecord]] = {}
     for task, reqs in per_task:
-        scorer = DocScorer(task.spec, ctx.aggregator_for(ctx.params(task.spec)))
+        scorer = DocScorer(task.spec, ctx.aggregator_for(ctx.params(task.spec)), getattr(task.prompts, "canonical", None))
         out[task.spec.name] = [scorer.record(d, r.prompt, next(gens).texts) for d, r in zip(task.docs, reqs)]
     return out
