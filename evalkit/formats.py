@@ -115,7 +115,7 @@ def canonical_output(text: str, label: str) -> str:
     if label == "[A]":
         return re.sub(r"\[([A-Z])\]", r"(\1)", text)
     if label == "a.":
-        return re.sub(r"(?<![A-Za-z'])([a-g])[.)](?![A-Za-z])", lambda m: f"({m.group(1).upper()})", text)
+        return re.sub(r"(?<![A-Za-z'.])([a-g])[.)](?![A-Za-z])", lambda m: f"({m.group(1).upper()})", text)
     return text
 
 
