@@ -87,7 +87,7 @@ def style_label(letter: str, label: str) -> str:
 
 
 _BBH_OPTION = re.compile(r"^\(([A-Z])\) ", re.M)
-_AGI_OPTION = re.compile(r"^\s*\(([A-G])\)")
+_AGI_OPTION = re.compile(r"^\s*[(（]?([A-G])(?:[)）.．]|\s)")  # "(A)text", or "A text" (some logiqa items)
 
 
 def restyle_bbh(text: str, label: str) -> str:
@@ -106,7 +106,8 @@ def restyle_answer(answer: str, label: str) -> str:
 def restyle_agieval(options: list[Any], label: str) -> list[Any]:
     if label == "(A)":
         return options
-    return [_AGI_OPTION.sub(lambda m: style_label(m.group(1), label), o) if isinstance(o, str) else o for o in options]
+    return [_AGI_OPTION.sub(lambda m: style_label(m.group(1), label) + (" " if m.group(0)[-1].isspace() else ""), o)
+            if isinstance(o, str) else o for o in options]
 
 
 def canonical_output(text: str, label: str) -> str:

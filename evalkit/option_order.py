@@ -19,7 +19,8 @@ from evalkit.types import Doc, SampleRecord
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _BBH_LINE = re.compile(r"^\(([A-Z])\) (.*)$", re.M)
-_AGI_PREFIX = re.compile(r"^\s*\(([A-G])\)")
+# "(A)text" mostly; some logiqa items write "A text"
+_AGI_PREFIX = re.compile(r"^\s*[(（]?([A-G])(?:[)）.．]\s*|\s+)")
 
 
 def orders(n_options: int, k: int, seed: int, doc_id: int) -> list[tuple[int, ...]]:
@@ -79,8 +80,10 @@ def permute_doc(doc: Doc, kind: str, target_field: str, perm: tuple[int, ...]) -
         f["input"] = head + sep + block[:first.start()] + lines + block[end:]
         f[target_field] = "(" + remap_letters(str(f[target_field]).strip()[1], perm) + ")"
     else:
-        bodies = [_AGI_PREFIX.sub("", str(o), count=1) for o in f["options"]]
-        f["options"] = [f"({LETTERS[p]})" + bodies[perm[p]] for p in range(len(perm))]
+        # each position keeps its own label text ("(B)" or "B "), so order 0 is the doc as it was
+        heads = [m.group(0) for o in f["options"] if (m := _AGI_PREFIX.match(str(o)))]
+        bodies = [str(o)[len(h):] for o, h in zip(f["options"], heads)]
+        f["options"] = [heads[p] + bodies[perm[p]] for p in range(len(perm))]
         gold = f[target_field]
         f[target_field] = ([remap_letters(g, perm) for g in gold] if isinstance(gold, list)
                            else remap_letters(str(gold), perm))
