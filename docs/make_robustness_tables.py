@@ -1,0 +1,107 @@
+"""Print the markdown tables of docs/robustness.md from the runs' output folders.
+
+    python docs/make_robustness_tables.py out/robust
+
+reads ``formats8/``, ``permute4/``, ``permute4-mc/``, ``fewshot-{bbh,math}-<method>/`` (each an
+``evalkit run --output`` folder) and prints what exists; a missing folder is reported as not run.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+METHODS = ("fixed", "random", "knn", "skill-knn")
+
+
+def load(folder: Path) -> dict | None:
+    f = folder / "results.json"
+    return json.loads(f.read_text()) if f.is_file() else None
+
+
+def pts(v: float | None) -> str:
+    return "—" if v is None else f"{v * 100:.1f}"
+
+
+def formats_table(res: dict) -> list[str]:
+    fm = res["config"]["robustness"]["formats"]
+    n = len(fm)
+    out = ["| task | own format | " + " | ".join(f"f{i}" for i in range(1, n)) + " | min | max | spread | mean ± 95% CI |",
+           "|---|" + "---:|" * (n + 4)]
+    for task, row in res["results"].items():
+        if "@" in task or "format_spread" not in row:
+            continue
+        cells = [pts(row[f"format_{i}"]) for i in range(n)]
+        ci = 1.96 * row.get("format_mean_stderr", float("nan"))
+        out.append(f"| {task} | " + " | ".join(cells) + f" | {pts(row['format_min'])} | {pts(row['format_max'])} | "
+                   f"**{pts(row['format_spread'])}** | {pts(row['format_mean'])} ± {ci * 100:.1f} |")
+    out += ["", "| format | description |", "|---|---|"]
+    out += [f"| f{i} | {fm[str(i)]['describe']} |".replace("\n", "\\n") for i in range(n)]
+    return out
+
+
+def order_table(res: dict) -> list[str]:
+    out = ["| task | metric | order 0 | order 1 | order 2 | order 3 | all orders | consistency |",
+           "|---|---|---:|---:|---:|---:|---:|---:|"]
+    bias = ["| task | " + " | ".join(f"{c} chosen / gold" for c in "ABCDE") + " |", "|---|" + "---:|" * 5]
+    for task, row in res["results"].items():
+        if "@" in task or "answer_consistency" not in row:
+            continue
+        metric = next(k[: -len("_all_orders")] for k in row if k.endswith("_all_orders"))
+        orders = [pts(row.get(f"{metric}_order_{j}")) for j in range(4)]
+        out.append(f"| {task} | {metric} | " + " | ".join(orders) +
+                   f" | {pts(row[f'{metric}_all_orders'])} | {pts(row['answer_consistency'])} |")
+        bias.append(f"| {task} | " + " | ".join(
+            f"{pts(row.get(f'position_pick_{c}'))} / {pts(row.get(f'position_gold_{c}'))}" for c in "ABCDE") + " |")
+    return out + [""] + bias
+
+
+def fewshot_table(root: Path, kind: str) -> list[str]:
+    runs = {m: load(root / f"fewshot-{kind}-{m}") for m in METHODS}
+    tasks = sorted({t for r in runs.values() if r for t in r["results"]})
+    out = ["| task | " + " | ".join(METHODS) + " |", "|---|" + "---:|" * len(METHODS)]
+    for t in tasks:
+        cells = []
+        for m in METHODS:
+            r = runs[m]
+            row = (r or {}).get("results", {}).get(t)
+            if not row:
+                cells.append("not run")
+                continue
+            metric = "exact_match" if "exact_match" in row else next(iter(row))
+            cells.append(f"{pts(row[metric])} ± {1.96 * row[metric + '_stderr'] * 100:.1f}")
+        out.append(f"| {t} | " + " | ".join(cells) + " |")
+    pools = {m: r["config"]["robustness"]["fewshot"].get("pools") for m, r in runs.items() if r}
+    if pools:
+        out += ["", "Pools: " + "; ".join(f"{t}: {d}" for p in pools.values() if p for t, d in p.items())]
+    return out
+
+
+def exemplars(root: Path, kind: str, task: str, doc_index: int = 0) -> list[str]:
+    out = []
+    for m in METHODS:
+        f = root / f"fewshot-{kind}-{m}" / "samples" / f"{task}.jsonl"
+        if not f.is_file():
+            continue
+        line = json.loads(f.read_text().splitlines()[doc_index])
+        skill = line["extra"].get("skill")
+        out.append(f"- `{m}` (doc {line['doc_id']}): {', '.join(line['extra'].get('exemplar_ids', []))}"
+                   + (f" — skill: \"{skill}\"" if skill else ""))
+    return out
+
+
+def main(root: Path) -> None:
+    for title, res, fn in (("formats", load(root / "formats8"), formats_table), ("orders", load(root / "permute4"), order_table),
+                           ("orders (log-likelihood)", load(root / "permute4-mc"), order_table)):
+        print(f"### {title}\n")
+        print("\n".join(fn(res)) if res else "not run")
+        print()
+    for kind in ("bbh", "math"):
+        print(f"### few-shot {kind}\n")
+        print("\n".join(fewshot_table(root, kind)))
+        print()
+    print("\n".join(exemplars(root, "bbh", "bbh_direct_date_understanding") + exemplars(root, "math", "math500")))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "out/robust"))
