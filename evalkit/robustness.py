@@ -248,7 +248,8 @@ def group_format_spread(results: dict[str, Any], groups: dict[str, list[str]], n
 
 def _has_formats(t: TaskRun) -> bool:
     f = t.spec.formats
-    return f is not None and f.enabled and t.prompts is not None and t.spec.output_type in ("generate", "multiple_choice")
+    # generate only: in log-likelihood mode the scored continuations would keep the data's labels
+    return f is not None and f.enabled and t.prompts is not None and t.spec.output_type == "generate"
 
 
 def _option_kind(t: TaskRun) -> str:
