@@ -90,6 +90,28 @@ def exemplars(root: Path, kind: str, task: str, doc_index: int = 0) -> list[str]
     return out
 
 
+def write_svgs(root: Path, dest: Path) -> list[str]:
+    """The site's robustness charts as files, for the markdown report."""
+    from types import SimpleNamespace
+
+    from evalkit.site.robustness import fewshot_charts, format_charts, order_charts
+
+    dest.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for folder in sorted(p for p in root.iterdir() if (p / "results.json").is_file()):
+        res = load(folder)
+        runs.append(SimpleNamespace(run_id=res["run_id"], model=res["config"]["model"], status="complete",
+                                    started=(folder / "results.json").stat().st_mtime, config=res["config"],
+                                    results=res["results"], slug=folder.name))
+    charts = [c for r in runs for c in format_charts(r) + order_charts(r)] + fewshot_charts(runs)
+    names = []
+    for c in charts:
+        name = c["file"]
+        (dest / f"{name}.svg").write_text(str(c["svg"]), encoding="utf-8")
+        names.append(f"{name}.svg")
+    return names
+
+
 def main(root: Path) -> None:
     for title, res, fn in (("formats", load(root / "formats8"), formats_table), ("orders", load(root / "permute4"), order_table),
                            ("orders (log-likelihood)", load(root / "permute4-mc"), order_table)):
@@ -105,3 +127,5 @@ def main(root: Path) -> None:
 
 if __name__ == "__main__":
     main(Path(sys.argv[1] if len(sys.argv) > 1 else "out/robust"))
+    if len(sys.argv) > 2:  # a folder for the charts as SVG files
+        print("\n".join(f"![{n}](robustness/{n})" for n in write_svgs(Path(sys.argv[1]), Path(sys.argv[2]))))

@@ -30,7 +30,7 @@ def format_charts(run: Any) -> list[dict[str, Any]]:
             bars.append(Bar(f"format {i}" + (" (task's own)" if i == 0 else ""), v, None, desc))
         title = (f"{task} · spread {row['format_spread'] * 100:.1f} pts "
                  f"({row['format_min'] * 100:.1f}–{row['format_max'] * 100:.1f})")
-        out.append({"title": title, "svg": Markup(bar_chart(title, bars)), "run": run})
+        out.append({"title": title, "svg": Markup(bar_chart(title, bars)), "run": run, "file": f"{task}_formats"})
     return out
 
 
@@ -45,13 +45,13 @@ def order_charts(run: Any) -> list[dict[str, Any]]:
         bars += [Bar("right in all orders", row[f"{metric}_all_orders"]),
                  Bar("same answer in all orders", row["answer_consistency"])]
         out.append({"title": f"{task} · option orders", "svg": Markup(bar_chart(f"{task} · {metric} by option order", bars)),
-                    "run": run})
+                    "run": run, "file": f"{task}_orders"})
         letters = sorted({k[-1] for k in row if k.startswith("position_pick_") or k.startswith("position_gold_")})
         bias = []
         for c in letters:
             bias += [Bar(f"{c}: chosen", _num(row, f"position_pick_{c}") or 0.0), Bar(f"{c}: gold", _num(row, f"position_gold_{c}") or 0.0)]
         out.append({"title": f"{task} · position bias", "svg": Markup(bar_chart(f"{task} · position bias (share of answers)", bias)),
-                    "run": run})
+                    "run": run, "file": f"{task}_position_bias"})
     return out
 
 
@@ -72,7 +72,8 @@ def fewshot_charts(runs: list[Any]) -> list[dict[str, Any]]:
     out = []
     for (model, task), methods in sorted(latest.items()):
         bars = [Bar(m, v, ci, f"run {rid}") for m, (v, ci, rid) in sorted(methods.items())]
-        out.append({"title": f"{task} · {model}", "svg": Markup(bar_chart(f"{task} · few-shot selection · {model}", bars))})
+        out.append({"title": f"{task} · {model}", "svg": Markup(bar_chart(f"{task} · few-shot selection · {model}", bars)),
+                    "file": f"{task}_fewshot"})
     return out
 
 
