@@ -43,7 +43,8 @@ def formats_table(res: dict) -> list[str]:
 def order_table(res: dict) -> list[str]:
     out = ["| task | metric | order 0 | order 1 | order 2 | order 3 | all orders | consistency |",
            "|---|---|---:|---:|---:|---:|---:|---:|"]
-    bias = ["| task | " + " | ".join(f"{c} chosen / gold" for c in "ABCDE") + " |", "|---|" + "---:|" * 5]
+    letters = sorted({k[-1] for row in res["results"].values() for k in row if k.startswith("position_")})
+    bias = ["| task | " + " | ".join(f"{c} chosen / gold" for c in letters) + " |", "|---|" + "---:|" * len(letters)]
     for task, row in res["results"].items():
         if "@" in task or "answer_consistency" not in row:
             continue
@@ -52,7 +53,7 @@ def order_table(res: dict) -> list[str]:
         out.append(f"| {task} | {metric} | " + " | ".join(orders) +
                    f" | {pts(row[f'{metric}_all_orders'])} | {pts(row['answer_consistency'])} |")
         bias.append(f"| {task} | " + " | ".join(
-            f"{pts(row.get(f'position_pick_{c}'))} / {pts(row.get(f'position_gold_{c}'))}" for c in "ABCDE") + " |")
+            f"{pts(row.get(f'position_pick_{c}'))} / {pts(row.get(f'position_gold_{c}'))}" for c in letters) + " |")
     return out + [""] + bias
 
 
