@@ -72,22 +72,49 @@ def fewshot_table(root: Path, kind: str) -> list[str]:
             metric = "exact_match" if "exact_match" in row else next(iter(row))
             cells.append(f"{pts(row[metric])} ± {1.96 * row[metric + '_stderr'] * 100:.1f}")
         out.append(f"| {t} | " + " | ".join(cells) + " |")
-    pools = {m: r["config"]["robustness"]["fewshot"].get("pools") for m, r in runs.items() if r}
+    pools = {t: d for r in runs.values() if r for t, d in (r["config"]["robustness"]["fewshot"].get("pools") or {}).items()}
     if pools:
-        out += ["", "Pools: " + "; ".join(f"{t}: {d}" for p in pools.values() if p for t, d in p.items())]
+        out += [""] + [f"- pool of `{t}`: {d}" for t, d in pools.items()]
     return out
+
+
+def _question(item_id: str) -> str:
+    """The first line of the question a pool id ("bbh/x.json#12") names, from the data mirror."""
+    import os
+
+    from evalkit.data import load_docs
+    from evalkit.taskspec import DatasetSpec
+
+    path, _, idx = item_id.partition("#")
+    if not idx.isdigit() or not path.endswith((".json", ".jsonl")):
+        return "(the task's own exemplar)"
+    fmt = "json_examples" if path.endswith(".json") else "jsonl"
+    docs = load_docs(DatasetSpec(path=path, format=fmt), Path(os.environ.get("EVALKIT_DATA_DIR", "../shared/data")))
+    f = docs[int(idx)].fields
+    text = str(f.get("input") or f.get("problem") or f.get("question") or "").strip().splitlines()[0]
+    return text[:90] + ("…" if len(text) > 90 else "")
 
 
 def exemplars(root: Path, kind: str, task: str, doc_index: int = 0) -> list[str]:
     out = []
+    for m in METHODS[1:]:
+        f = root / f"fewshot-{kind}-{m}" / "samples" / f"{task}.jsonl"
+        if f.is_file():
+            line = json.loads(f.read_text().splitlines()[doc_index])
+            path = line["extra"]["exemplar_ids"][0].partition("#")[0]
+            if kind == "math":
+                path = "math/math500_test.jsonl"
+            test_id = f"{path}#{line['doc_id']}"
+            out.append(f"Test question, `{task}` doc {line['doc_id']}: {_question(test_id)}")
+            break
     for m in METHODS:
         f = root / f"fewshot-{kind}-{m}" / "samples" / f"{task}.jsonl"
         if not f.is_file():
             continue
         line = json.loads(f.read_text().splitlines()[doc_index])
         skill = line["extra"].get("skill")
-        out.append(f"- `{m}` (doc {line['doc_id']}): {', '.join(line['extra'].get('exemplar_ids', []))}"
-                   + (f" — skill: \"{skill}\"" if skill else ""))
+        out.append(f"- `{m}`" + (f" (the model's skill line: \"{skill}\")" if skill else "") + ":")
+        out += [f"  - `{i}` {_question(i)}" for i in line["extra"].get("exemplar_ids", [])]
     return out
 
 
