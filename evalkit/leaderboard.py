@@ -290,4 +290,4 @@ def print_board(board: Board) -> None:
     if any(c.limited for c in board.cells.values()):
         console.print("† from a --limit run (a subset of the docs)")
     if any(c.spread for c in board.cells.values()):
-        console.print("[lo–hi]: the score's range over prompt formats (--formats)")
+        console.print("[lo–hi]: the score's range over prompt formats (--formats)", markup=False)
