@@ -156,4 +156,6 @@ def main(root: Path) -> None:
 if __name__ == "__main__":
     main(Path(sys.argv[1] if len(sys.argv) > 1 else "out/robust"))
     if len(sys.argv) > 2:  # a folder for the charts as SVG files
-        print("\n".join(f"![{n}](robustness/{n})" for n in write_svgs(Path(sys.argv[1]), Path(sys.argv[2]))))
+        names = dict.fromkeys(write_svgs(Path(sys.argv[1]), Path(sys.argv[2])))
+        print("\n### Charts (the site's Robustness page)\n")
+        print("\n".join(f"![{n}](robustness/{n})" for n in names))
