@@ -36,7 +36,12 @@ def formats_table(res: dict) -> list[str]:
         out.append(f"| {task} | " + " | ".join(cells) + f" | {pts(row['format_min'])} | {pts(row['format_max'])} | "
                    f"**{pts(row['format_spread'])}** | {pts(row['format_mean'])} ± {ci * 100:.1f} |")
     out += ["", "| format | description |", "|---|---|"]
-    out += [f"| f{i} | {fm[str(i)]['describe']} |".replace("\n", "\\n") for i in range(n)]
+    from evalkit.formats import PromptFormat
+
+    def describe(d: dict) -> str:
+        return PromptFormat(**{k: v for k, v in d.items() if k != "describe"}).describe().replace("|", "\\|")
+
+    out += [f"| f{i} | {describe(fm[str(i)])} |" for i in range(n)]
     return out
 
 

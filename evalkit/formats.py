@@ -52,8 +52,8 @@ class PromptFormat:
     label: str = "(A)"
 
     def describe(self) -> str:
-        return (f"{NAMES['question'][self.casing]}{self.separator!r} fields, field spacing {self.field_spacing!r}, "
-                f"exemplar spacing {self.block_spacing!r}, labels {self.label}")
+        return (f"fields {NAMES['question'][self.casing]!r}/{NAMES['answer'][self.casing]!r}, separator {self.separator!r}, "
+                f"field spacing {self.field_spacing!r}, exemplar spacing {self.block_spacing!r}, option labels {self.label}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
