@@ -17,16 +17,16 @@ PKG = Path(__file__).resolve().parent.parent / "evalkit"
 
 # package -> packages it must never import (evalkit.<name>, any depth).
 FORBIDDEN = {
-    "core": {"spec", "benchmarks", "models", "run", "evaluate", "loops", "scoring", "sandbox", "store", "report", "cli",
+    "core": {"spec", "benchmarks", "models", "run", "evaluators", "loops", "scoring", "sandbox", "store", "report", "cli",
              "api"},
-    "scoring": {"models", "store", "run", "evaluate", "loops", "report", "cli", "api"},
-    "benchmarks": {"models", "store", "run", "evaluate", "loops", "report", "cli", "api"},
-    "models": {"spec", "scoring", "benchmarks", "store", "run", "evaluate", "loops", "report", "cli", "api"},
-    "store": {"run", "evaluate", "loops", "report", "cli", "api", "models", "scoring", "benchmarks"},
-    "sandbox": {"spec", "benchmarks", "models", "run", "evaluate", "loops", "scoring", "store", "report", "cli", "api"},
-    "spec": {"models", "run", "evaluate", "loops", "store", "report", "cli", "api"},
-    "report": {"spec", "benchmarks", "models", "run", "evaluate", "loops", "scoring", "sandbox", "cli", "api"},
-    "evaluate": {"report", "cli", "api"},
+    "scoring": {"models", "store", "run", "evaluators", "loops", "report", "cli", "api"},
+    "benchmarks": {"models", "store", "run", "evaluators", "loops", "report", "cli", "api"},
+    "models": {"spec", "scoring", "benchmarks", "store", "run", "evaluators", "loops", "report", "cli", "api"},
+    "store": {"run", "evaluators", "loops", "report", "cli", "api", "models", "scoring", "benchmarks"},
+    "sandbox": {"spec", "benchmarks", "models", "run", "evaluators", "loops", "scoring", "store", "report", "cli", "api"},
+    "spec": {"models", "run", "evaluators", "loops", "store", "report", "cli", "api"},
+    "report": {"spec", "benchmarks", "models", "run", "evaluators", "loops", "scoring", "sandbox", "cli", "api"},
+    "evaluators": {"report", "cli", "api"},
     "loops": {"report", "cli", "api", "store"},
     "run": {"cli", "api"},
 }

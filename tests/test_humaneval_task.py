@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evalkit.core.errors import ConfigError
-from evalkit.evaluate.code_exec import completion
+from evalkit.evaluators.code_exec import completion
 from evalkit.run.runner import RunConfig, run
 from evalkit.benchmarks.humaneval import load_humaneval
 from evalkit.scoring.passk import pass_at_k

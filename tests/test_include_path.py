@@ -81,7 +81,7 @@ def test_missing_include_folder(cli, tmp_path, data_dir, store_path):
 
 
 def test_lm_eval_bridge_gets_the_same_folders():
-    from evalkit.evaluate.lm_eval_bridge import include_paths
+    from evalkit.evaluators.lm_eval_bridge import include_paths
 
     include.activate([str(EXAMPLE)])
     assert str(EXAMPLE) in include_paths({})

@@ -212,14 +212,14 @@ def test_errors_are_one_line(cli, lm_tasks, tmp_path):
 
 
 def test_rolling_loglikelihood_says_why():
-    from evalkit.evaluate.lm_eval_bridge import lm_class
+    from evalkit.evaluators.lm_eval_bridge import lm_class
 
     with pytest.raises(NotImplementedError, match="loglikelihood_rolling"):
         lm_class()(None).loglikelihood_rolling([])
 
 
 def test_resolve_rejects_unknown_without_lm_eval_defaults(lm_tasks):
-    from evalkit.evaluate.lm_eval_bridge import resolve
+    from evalkit.evaluators.lm_eval_bridge import resolve
 
     assert [leaf.metric for leaf in resolve("tiny_gen")] == ["exact_match,strict-match"]
     with pytest.raises(ConfigError, match="unknown lm-eval task"):

@@ -9,7 +9,7 @@ import pytest
 
 from evalkit.models.base import BaseBackend
 from evalkit.core.errors import ScoringError
-from evalkit.evaluate.multiple_choice import choice_letters, gold_indices
+from evalkit.evaluators.multiple_choice import choice_letters, gold_indices
 from evalkit.core.registry import backends
 from evalkit.run.runner import RunConfig, run
 from evalkit.core.types import Loglikelihood

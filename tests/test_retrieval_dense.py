@@ -24,7 +24,7 @@ from evalkit.models.dense import DenseRetriever, Encoder, descending_id_rank
 from evalkit.core.types import text_sha256 as text_key
 from evalkit.store.embeddings import EmbeddingCache
 from evalkit.scoring.retrieval_metrics import evaluate, mean_metrics
-from evalkit.evaluate.retrieve import passage_text, run_retrieval
+from evalkit.evaluators.retrieve import passage_text, run_retrieval
 
 
 class HashModel:

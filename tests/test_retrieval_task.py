@@ -17,7 +17,7 @@ import pytest
 from evalkit.models import load_backend, parse_model
 from evalkit.core.errors import BackendError, ConfigError
 from evalkit.run.context import EvalContext, TaskRun
-from evalkit.evaluate.retrieval import evaluate_retrieval, load_beir_queries
+from evalkit.evaluators.retrieval import evaluate_retrieval, load_beir_queries
 from evalkit.benchmarks.beir import load_beir
 from evalkit.models.dense import DenseRetriever, Encoder
 from evalkit.spec.taskspec import DatasetSpec, TaskSpec

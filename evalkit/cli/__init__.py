@@ -52,6 +52,12 @@ def run(
     include_path: list[str] = typer.Option([], "--include-path", help="Folder of extra task YAML files and prompts (repeatable; env EVALKIT_INCLUDE_PATH)."),
     log_to: list[str] = typer.Option([], "--log-to", help="Also send the run to: mlflow[=URI], wandb[=PROJECT], hf-hub=ORG/REPO (repeatable)."),
     log_samples: bool = typer.Option(False, "--log-samples", hidden=True, help="Accepted for lm-eval users: samples are always logged."),
+    formats: Optional[int] = typer.Option(None, "--formats", help="Also run N-1 meaning-preserving prompt formats drawn with --seed; report format_min/max/spread."),
+    format_index: Optional[int] = typer.Option(None, "--format", help="Run only format I of --seed's draw (rerun a format a --formats run reported)."),
+    permute_options: Optional[int] = typer.Option(None, "--permute-options", help="Ask multiple-choice questions in K option orders; report acc per order, acc_all_orders, consistency, position bias."),
+    fewshot: Optional[str] = typer.Option(None, "--fewshot", help="Exemplar selection: fixed, random, knn, skill-knn."),
+    fewshot_pool: Optional[int] = typer.Option(None, "--fewshot-pool", help="Draw exemplars from a seeded sample of N pool items (default: the whole pool)."),
+    fewshot_embedder: Optional[str] = typer.Option(None, "--fewshot-embedder", help="Embedding model for knn/skill-knn: minilm (default) or st:PATH."),
 ) -> None:
     """Evaluate MODEL on TASKS; print a results table and store the run."""
     from evalkit.report import sinks
@@ -67,7 +73,10 @@ def run(
                     model_args=run_model_args(parse_model_args(model_args), base_url, device, chat_template),
                     apply_chat_template=apply_chat_template,
                     system_prompt=system_prompt, aggregator=aggregate, temperature=temperature, overwrite=overwrite,
-                    options={k: v for k, v in {"critic": critic or None, "max_rounds": max_rounds}.items() if v is not None},
+                    options={k: v for k, v in {"critic": critic or None, "max_rounds": max_rounds, "formats": formats,
+                                               "format": format_index, "permute_options": permute_options,
+                                               "fewshot": fewshot, "fewshot_pool": fewshot_pool,
+                                               "fewshot_embedder": fewshot_embedder}.items() if v is not None},
                     overrides=Overrides(num_fewshot, parse_gen_kwargs(gen_kwargs)), include_path=include_path)
     res = do_run(cfg)
     print_results(res.results, res.payload["groups"], title=f"{model} · run {res.run_id}", breakdowns=res.payload.get("breakdown"))

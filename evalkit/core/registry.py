@@ -22,7 +22,7 @@ _PLUGIN_PACKAGES = (
     "evalkit.spec.prompts",
     "evalkit.models",
     "evalkit.scoring.aggregators",
-    "evalkit.evaluate",
+    "evalkit.evaluators",
     "evalkit.store.embeddings",
     "evalkit.report.sinks",
 )

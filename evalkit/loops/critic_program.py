@@ -35,7 +35,7 @@ from evalkit.loops.common import render, scored_record, single
 from evalkit.loops.program import floatify, run_for_value
 from evalkit.core.errors import ConfigError
 from evalkit.run.context import EvalContext, TaskRun
-from evalkit.evaluate.generate import DocScorer
+from evalkit.evaluators.generate import DocScorer
 from evalkit.core.types import Doc, SampleRecord
 
 BETTER = "Here's a better solution:\n```python\n"

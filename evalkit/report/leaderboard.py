@@ -117,6 +117,7 @@ class Cell:
     run_id: str
     metric: str
     limited: bool  # the run used --limit: a subset of the docs
+    spread: tuple[float, float] | None = None  # (format_min, format_max) when the run had --formats
 
     @property
     def ci(self) -> float | None:
@@ -183,7 +184,9 @@ def latest_cells(store: Store, tasks: list[BoardTask]) -> dict[tuple[str, str], 
                 continue
             se = row.get(f"{metric}_stderr")
             se = float(se) if isinstance(se, (int, float)) and se == se else None
-            cells[(model, t.task)] = Cell(float(value), se, int(row.get("n") or 0), run_id, metric, limited)
+            lo, hi = row.get("format_min"), row.get("format_max")
+            spread = (float(lo), float(hi)) if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) else None
+            cells[(model, t.task)] = Cell(float(value), se, int(row.get("n") or 0), run_id, metric, limited, spread)
     return cells
 
 
@@ -241,6 +244,8 @@ def fmt_cell(cell: Cell | None) -> str:
     if cell is None:
         return "—"
     text = f"{cell.value * 100:.1f}" + (f" ± {cell.ci * 100:.1f}" if cell.ci is not None else "")
+    if cell.spread is not None:  # the range over prompt formats (--formats)
+        text += f" [{cell.spread[0] * 100:.1f}–{cell.spread[1] * 100:.1f}]"
     return text + ("†" if cell.limited else "")
 
 
@@ -284,3 +289,5 @@ def print_board(board: Board) -> None:
         console.print(f"no runs yet: {', '.join(board.empty_tasks)} (left out of the aggregates)")
     if any(c.limited for c in board.cells.values()):
         console.print("† from a --limit run (a subset of the docs)")
+    if any(c.spread for c in board.cells.values()):
+        console.print("[lo–hi]: the score's range over prompt formats (--formats)", markup=False)

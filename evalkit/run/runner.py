@@ -17,14 +17,15 @@ from typing import Any
 from evalkit.models import load_backend, parse_model
 from evalkit.run.cache import CachedGenerator
 from evalkit.spec.loaders import data_dir, load_docs
-from evalkit.spec.datahash import pinned_data
-from evalkit.spec import include
 from evalkit.core.errors import ConfigError
 from evalkit.run.context import EvalContext, TaskRun
-from evalkit.spec.overrides import Overrides, check_model_spelling, parse_batch_size, parse_limit
 from evalkit.spec.prompts import PromptBuilder
 from evalkit.core.provenance import environment
 from evalkit.core.registry import aggregators, evaluators
+from evalkit.run.robustness import Plan
+from evalkit.spec import include
+from evalkit.spec.datahash import pinned_data
+from evalkit.spec.overrides import Overrides, check_model_spelling, parse_batch_size, parse_limit
 from evalkit.run.results import check_output_dir, compute_results, write_output_dir
 from evalkit.store import Store
 from evalkit.spec.taskspec import load_catalog
@@ -89,7 +90,7 @@ def prepare_tasks(cfg: RunConfig) -> tuple[list[TaskRun], Any, Path | None]:
     runs = []
     for t in cfg.tasks:
         if t.startswith("lm_eval:"):  # lm-evaluation-harness tasks: lm-eval loads their data
-            from evalkit.evaluate.lm_eval import task_runs
+            from evalkit.evaluators.lm_eval import task_runs
 
             runs.extend(task_runs(t, cfg.limit, cfg.options, cfg.overrides.lm_eval()))
             continue
@@ -135,6 +136,8 @@ def run(cfg: RunConfig) -> RunResult:
     check_output_dir(cfg.output, cfg.overwrite)
     t0 = time.time()
     task_runs, catalog, root = prepare_tasks(cfg)
+    plan = Plan.from_options(cfg.options, cfg.seed)
+    plan.check(task_runs)
     store = Store(cfg.store)
     t_load = time.time()
     backend = cfg.backend if cfg.backend is not None else load_backend(cfg.model, **backend_kwargs(cfg))
@@ -154,6 +157,8 @@ def run(cfg: RunConfig) -> RunResult:
         t_eval = time.time()
         ctx = EvalContext(backend, generator, cfg.seed, cfg.samples, cfg.aggregator, root, cfg.options,
                           cfg.temperature)
+        if plan.active:  # --formats / --permute-options / --fewshot: variants are more TaskRuns
+            task_runs = plan.expand(task_runs, ctx)
         records: dict[str, list[SampleRecord]] = {}
         by_type: dict[str, list[TaskRun]] = defaultdict(list)
         for t in task_runs:
@@ -162,6 +167,11 @@ def run(cfg: RunConfig) -> RunResult:
             records.update(evaluators.get(output_type)(runs, ctx))
         main_metric = {t.spec.name: t.spec.metric for t in task_runs}
         results, breakdowns, rows = compute_results(catalog, cfg.tasks, records, main_metric)
+        if plan.active:
+            plan.annotate(task_runs, records)
+            groups = {g: list(catalog.groups[g].tasks) for g in catalog.subgroups(cfg.tasks)}
+            rows += plan.summarize(results, records, groups, main_metric)
+            config["robustness"] = plan.record
         t_done = time.time()
         config["timings"] = {"prepare_s": t_load - t0, "model_load_s": t_eval - t_load, "evaluate_s": t_done - t_eval,
                              "total_s": t_done - t0}

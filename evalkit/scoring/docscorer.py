@@ -19,8 +19,9 @@ log = logging.getLogger("evalkit")
 class DocScorer:
     """Extract -> score -> aggregate for one task, with the registry lookups done once."""
 
-    def __init__(self, spec: TaskSpec, aggregator: str):
+    def __init__(self, spec: TaskSpec, aggregator: str, canonical: Callable[[str, Doc], str] | None = None):
         self.spec = spec
+        self.canonical = canonical  # a prompt format's answer labels -> the task's own (--formats)
         self.extract = extractors.get(spec.extractor)
         self.score_fn = scorers.get(spec.scorer)
         self.aggregate = aggregators.get(aggregator)
@@ -31,6 +32,8 @@ class DocScorer:
         return self.norm_target(raw, doc, **self.spec.extractor_args) if self.norm_target else raw
 
     def score_one(self, text: str, target: Any, doc: Doc) -> Score:
+        if self.canonical is not None:
+            text = self.canonical(text, doc)
         extracted = self.extract(text, doc, **self.spec.extractor_args)
         return self.score_fn(extracted, target, doc, **self.spec.scorer_args)
 

@@ -19,7 +19,7 @@ is needed and a test can hold the numbers to pytrec_eval's to 1e-6:
   with no documents, or whose judgments are all non-relevant, is scored 0 on
   every metric. ``mean_metrics`` averages over the queries ``evaluate``
   returned, which is what BEIR's and MTEB's means are taken over.
-  ``evalkit.evaluate.retrieve.run_retrieval`` puts every evaluated query in
+  ``evalkit.evaluators.retrieve.run_retrieval`` puts every evaluated query in
   the run (empty if nothing was retrieved), so nothing drops out silently.
 - MRR@k: reciprocal rank of the first relevant doc within the top k of the same
   ranking. MTEB and BEIR sort with Python's stable sort, so their ties keep the

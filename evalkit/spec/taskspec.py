@@ -57,6 +57,28 @@ class GenerationSpec(_Frozen):
     n: int = 1
 
 
+class FormatSlots(_Frozen):
+    """Which parts of a task's prompt ``--formats N`` may vary (see evalkit/formats.py).
+
+    Only the template's own text is rewritten, never a record's or an exemplar's text."""
+
+    fields: dict[str, Literal["question", "choices", "answer"]] = Field(default_factory=dict)  # label -> role
+    options: Literal["none", "bbh", "agieval"] = "none"  # where option labels live: BBH "(A) " lines, AGIEval options list
+    enabled: bool = True  # false: this subtask has no format variants (e.g. Chinese wording)
+
+
+class FewShotPoolSpec(_Frozen):
+    """Where ``--fewshot random|knn|skill-knn`` draws exemplars from (see evalkit/fewshot_select.py)."""
+
+    kind: Literal["bbh", "agieval", "math"]  # how a pool record becomes an exemplar
+    path: str | None = None  # another data file (MATH-500: math/test.jsonl); None: the task's own data, leave-one-out
+    exclude_path: str | None = None  # records of this file (matched on ``key``) never enter the pool
+    key: str | None = None  # record field identifying an item across files (MATH: unique_id)
+    prompt: str | None = None  # template for selected exemplars when the task's own has them inline
+    k: int | None = None  # exemplars per prompt (None: as many as the fixed exemplars)
+    max_chars: int | None = None  # leave out pool items longer than this (prompt-length budget)
+
+
 class TaskSpec(_Frozen):
     """One concrete, runnable task; frozen and hashable (its hash is provenance)."""
 
@@ -75,6 +97,8 @@ class TaskSpec(_Frozen):
     metric: str = "exact_match"  # name of the main metric in results.json
     breakdown: tuple[str, ...] = ()  # record fields to report the metric by (subject, level)
     options: dict[str, Any] = Field(default_factory=dict)  # evaluator-specific settings
+    formats: FormatSlots | None = None  # slots --formats may vary
+    fewshot_pool: FewShotPoolSpec | None = None  # pool for --fewshot random|knn|skill-knn
     source_file: str = ""  # the YAML file it came from, for error messages
 
     def gen_params(self, seed: int, n: int | None = None) -> GenParams:
@@ -82,7 +106,8 @@ class TaskSpec(_Frozen):
         return GenParams(g.max_tokens, g.temperature, g.top_p, tuple(g.stop), n or g.n, seed)
 
     def spec_hash(self) -> str:
-        return stable_hash(self.model_dump(exclude={"source_file"}))
+        # formats/fewshot_pool only declare what variants may do; a plain run's score does not depend on them
+        return stable_hash(self.model_dump(exclude={"source_file", "formats", "fewshot_pool"}))
 
 
 class GroupSpec(_Frozen):

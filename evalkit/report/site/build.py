@@ -101,7 +101,7 @@ def task_charts(store: Store, runs: list[RunInfo]) -> tuple[list[dict[str, Any]]
     """(top-level charts, subtask charts): one bar chart per task, latest run per model."""
     complete = [r for r in runs if r.status == "complete"]
     top = sorted({t for r in complete for t in r.tasks if t in r.results})
-    every = sorted({t for r in complete for t in r.results})
+    every = sorted({t for r in complete for t in r.results if "@" not in t})  # not --formats/--permute variants
     cells = latest_cells(store, [BoardTask(task=t) for t in every])
     by_task: dict[str, list[tuple[str, Cell]]] = {}
     for (model, task), cell in cells.items():
@@ -229,6 +229,10 @@ def build_site(store_path: str | Path, out: str | Path, leaderboards_folder: Pat
         top, sub = task_charts(store, runs)
         _write(out / "charts.html", env.get_template("charts.html.j2").render(
             root="", top=top, sub=sub, trends=trends(runs), **common))
+        from evalkit.report.site.robustness import page_data
+
+        _write(out / "robustness.html", env.get_template("robustness.html.j2").render(
+            root="", **page_data(runs), **common))
         runs_by_id = {r.run_id: r for r in runs}
         for run in runs:
             if run.status == "complete":

@@ -109,7 +109,7 @@ def _retriever(ctx: EvalContext, spec: TaskSpec):
 def evaluate_task(task: TaskRun, ctx: EvalContext) -> list[SampleRecord]:
     from evalkit.benchmarks.beir import BeirData
     from evalkit.scoring.retrieval_metrics import evaluate, rank
-    from evalkit.evaluate.retrieve import run_retrieval
+    from evalkit.evaluators.retrieve import run_retrieval
 
     spec = task.spec
     retriever = _retriever(ctx, spec)

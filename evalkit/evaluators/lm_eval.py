@@ -1,5 +1,5 @@
 """The ``lm_eval`` evaluator: tasks named ``lm_eval:<task>`` run through
-lm-evaluation-harness with the evalkit backend (see ``evalkit.evaluate.lm_eval_bridge``).
+lm-evaluation-harness with the evalkit backend (see ``evalkit.evaluators.lm_eval_bridge``).
 
 lm-eval loads its own data and builds its own prompts, so these tasks reach
 the runner as synthesized specs with no docs of their own.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evalkit.evaluate import lm_eval_bridge as bridge
+from evalkit.evaluators import lm_eval_bridge as bridge
 from evalkit.run.context import EvalContext, TaskRun
 from evalkit.core.registry import evaluators
 from evalkit.spec.taskspec import DatasetSpec, TaskSpec

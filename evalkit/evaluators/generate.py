@@ -26,6 +26,6 @@ def evaluate_generate(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[
     gens = iter(ctx.generate(flat))
     out: dict[str, list[SampleRecord]] = {}
     for task, reqs in per_task:
-        scorer = DocScorer(task.spec, ctx.aggregator_for(ctx.params(task.spec)))
+        scorer = DocScorer(task.spec, ctx.aggregator_for(ctx.params(task.spec)), getattr(task.prompts, "canonical", None))
         out[task.spec.name] = [scorer.record(d, r.prompt, next(gens).texts) for d, r in zip(task.docs, reqs)]
     return out
