@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from evalkit.store.target import mask
+
 _PACKAGES = ("evalkit", "torch", "transformers", "vllm", "sentence-transformers", "datasets", "sympy",
              "math-verify", "numpy")
 
@@ -38,4 +40,4 @@ def git_hash() -> str | None:
 
 def environment() -> dict[str, Any]:
     return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": package_versions(),
-            "git": git_hash(), "argv": sys.argv}
+            "git": git_hash(), "argv": [mask(a) for a in sys.argv]}  # a store URL may carry a password

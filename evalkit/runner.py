@@ -23,7 +23,9 @@ from evalkit.prompts import PromptBuilder
 from evalkit.provenance import environment
 from evalkit.registry import aggregators, evaluators
 from evalkit.results import check_output_dir, compute_results, write_output_dir
+from evalkit.run_layout import run_layout
 from evalkit.store import Store
+from evalkit.store.target import without_password
 from evalkit.taskspec import load_catalog
 from evalkit.types import SampleRecord
 
@@ -39,7 +41,7 @@ class RunConfig:
     limit: int | None = None
     batch_size: int = 8
     output: Path | None = None
-    store: Path = Path("evalkit.db")
+    store: Path | str = Path("evalkit.db")  # a SQLite path or a postgresql:// URL
     seed: int = 1234
     data_dir: str | None = None
     samples: int | None = None
@@ -135,8 +137,10 @@ def run(cfg: RunConfig) -> RunResult:
         "task_specs": {t.spec.name: {"spec_hash": t.spec.spec_hash(), "prompt_hash": t.prompts.hash if t.prompts else None,
                                      "n_docs": len(t.docs)} for t in task_runs},
         "data_dir": str(root) if root else None, "environment": environment(),
+        "store": without_password(str(cfg.store)),
     }
-    store.start_run(run_id, cfg.model, cfg.tasks, config)
+    layout = run_layout(catalog, cfg.tasks, [t.spec.name for t in task_runs])
+    store.start_run(run_id, cfg.model, cfg.tasks, config, layout)
     try:
         t_eval = time.time()
         ctx = EvalContext(backend, generator, cfg.seed, cfg.samples, cfg.aggregator, root, cfg.options,
