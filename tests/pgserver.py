@@ -60,7 +60,8 @@ class PgServer:
 
     def ctl(self, *args: str) -> None:
         assert self.data is not None, "a server started elsewhere cannot be restarted from the tests"
-        _as_user(self.user, [str(self.bins / "pg_ctl"), "-D", str(self.data), *args])
+        # -l again: without it a restarted server writes to (and holds open) our stdout pipe
+        _as_user(self.user, [str(self.bins / "pg_ctl"), "-D", str(self.data), "-l", str(self.data.parent / "log"), *args])
 
 
 def _as_user(user: str | None, cmd: list[str]) -> None:

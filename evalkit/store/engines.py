@@ -9,6 +9,7 @@ so repeating one whose commit was acknowledged late changes nothing.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
@@ -20,6 +21,7 @@ from evalkit.errors import StoreError
 from evalkit.store.target import mask
 
 T = TypeVar("T")
+log = logging.getLogger("evalkit.store")
 Rows = list[tuple[Any, ...]]
 
 
@@ -183,6 +185,9 @@ class PostgresEngine:
                 if time.monotonic() + pause > deadline:
                     raise StoreError(f"lost the store {self.where} while trying to {what}: {mask(_first_line(exc))}; "
                                      f"nothing was half-written: rerun the same command to resume") from None
+                if pause == 0.5:
+                    log.warning("lost the store %s (%s); retrying for up to %.0fs", self.where,
+                                mask(_first_line(exc)), self.retry_s)
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
                 if self.conn.closed or self.conn.broken:
