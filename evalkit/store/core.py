@@ -45,6 +45,7 @@ class Store:
                                      "pass the --store that `evalkit run` wrote")
             else:
                 migrate(self.engine)
+                self.engine.tune()
                 self.version = SCHEMA_VERSION
         except BaseException:
             self.engine.close()
@@ -223,6 +224,7 @@ def _create_sqlite(path: Path) -> None:
     try:
         engine = SQLiteEngine(tmp)
         try:
+            engine.tune()
             migrate(engine)
         finally:
             engine.close()

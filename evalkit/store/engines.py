@@ -39,6 +39,7 @@ class Engine(Protocol):
     def write(self, fn: Callable[[Tx], T]) -> T: ...
     def tables(self) -> set[str]: ...
     def columns(self, table: str) -> set[str]: ...
+    def tune(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -78,11 +79,14 @@ class SQLiteEngine:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.conn = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
             self.conn.execute("PRAGMA busy_timeout = 60000")
-            if not readonly:
-                self.conn.execute("PRAGMA journal_mode = WAL")
-                self.conn.execute("PRAGMA synchronous = NORMAL")
         except (sqlite3.DatabaseError, OSError) as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}; pass another --store path") from None
+
+    def tune(self) -> None:
+        """Writer settings, applied once the file is known to be an evalkit store (WAL is
+        written into the file's header, so another application's file is left untouched)."""
+        self.query("PRAGMA journal_mode = WAL")
+        self.query("PRAGMA synchronous = NORMAL")
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> Rows:
         try:
@@ -206,6 +210,9 @@ class PostgresEngine:
             with self.conn.transaction():
                 return fn(PGTx(self.conn))
         return self._retrying("write", attempt)
+
+    def tune(self) -> None:
+        pass
 
     def tables(self) -> set[str]:
         return {r[0] for r in self.query(
