@@ -16,8 +16,9 @@ import pytest
 
 from evalkit.store import open_reader
 
-from pgserver import pg_server, pg_url  # noqa: F401  (fixtures)
 from replay_runs import gold_targets, pick_wrong, write_replay
+
+pytest_plugins = ("pgserver",)  # the pg_server and pg_url fixtures
 
 TASKS = ["bbh_navigate", "bbh_boolean_expressions", "bbh_date_understanding"]
 

@@ -19,7 +19,8 @@ from evalkit.store.schema import _V1
 from evalkit.types import GenParams, Request, SampleRecord
 
 from fakes import ScriptedBackend
-from pgserver import pg_server, pg_url  # noqa: F401  (fixtures)
+
+pytest_plugins = ("pgserver",)  # the pg_server and pg_url fixtures
 
 
 def _rec(doc: int, score: float = 1.0) -> SampleRecord:
