@@ -15,6 +15,7 @@ import argparse
 import json
 import multiprocessing as mp
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -86,6 +87,7 @@ def site_time(target: str, out: Path) -> float:
 
 def main(repeats: int = 1, runs: int = 100, samples: int = 6511, writer_runs: int = 4,
          writer_samples: int = 1000) -> dict:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still stops the cluster below
     try:
         from pgserver import start_cluster
 
@@ -103,6 +105,7 @@ def main(repeats: int = 1, runs: int = 100, samples: int = 6511, writer_runs: in
                 per[kind] = statistics.median(writes(make(f"w{writers}-{i}"), writers, writer_runs, writer_samples)
                                               for i in range(repeats))
             raw[f"writes_{writers}"] = per
+            print(f"# {writers} writer(s): {per}", file=sys.stderr, flush=True)
             for kind in targets:
                 rows.append({"bench": f"{BENCH_W}, {writers} writer{'s' * (writers > 1)} x {writer_runs} runs x "
                                       f"{writer_samples} samples", "tool": kind,
@@ -120,7 +123,9 @@ def main(repeats: int = 1, runs: int = 100, samples: int = 6511, writer_runs: in
                     p.start()
                 for p in procs:
                     p.join()
+            print(f"# filled {kind} with {runs} runs", file=sys.stderr, flush=True)
             sites[kind] = statistics.median(site_time(target, tmp / f"site-{kind}") for _ in range(repeats))
+            print(f"# site build on {kind}: {sites[kind]:.1f} s", file=sys.stderr, flush=True)
         raw["site_s"] = sites
         for kind in targets:
             rows.append({"bench": f"{BENCH_S}, {runs} runs x {samples} samples", "tool": kind,

@@ -17,10 +17,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 DEFAULT_STORE = "evalkit.db"
 
 
-def _store_default() -> str:
-    return os.environ.get("EVALKIT_STORE", DEFAULT_STORE)
-
-
 def _store_target(store: str) -> str | Path:
     from evalkit.store.target import is_postgres
 
@@ -44,7 +40,7 @@ def run(
     limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate only the first N docs of each task."),
     batch_size: int = typer.Option(8, "--batch-size", help="Prompts per forward pass (hf backend)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results.json and samples/<task>.jsonl here."),
-    store: str = typer.Option(_store_default(), "--store", help="Store for runs, samples and the generation cache: a SQLite path or postgresql://USER@HOST:PORT/DB (env EVALKIT_STORE)."),
+    store: str = typer.Option(DEFAULT_STORE, "--store", envvar="EVALKIT_STORE", help="Store for runs, samples and the generation cache: a SQLite path or postgresql://USER@HOST:PORT/DB (env EVALKIT_STORE)."),
     seed: int = typer.Option(1234, "--seed", help="Seed for sampled generations (each sample is seeded on its own)."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Local data mirror root (env EVALKIT_DATA_DIR); default: the HuggingFace hub."),
     samples: Optional[int] = typer.Option(None, "--samples", help="Samples per prompt (overrides the task's n)."),
@@ -109,7 +105,7 @@ def list_tasks(
 
 
 @app.command()
-def runs(store: str = typer.Option(_store_default(), "--store", help="Store: a SQLite path or postgresql://USER@HOST:PORT/DB (env EVALKIT_STORE)."),
+def runs(store: str = typer.Option(DEFAULT_STORE, "--store", envvar="EVALKIT_STORE", help="Store: a SQLite path or postgresql://USER@HOST:PORT/DB (env EVALKIT_STORE)."),
          show: Optional[str] = typer.Option(None, "--show", help="Print the results table of this run id.")) -> None:
     """List stored runs (or show one)."""
     import time as _time
@@ -145,7 +141,7 @@ def prepare_model(name: str = typer.Argument("smollm2-135m", help="Packaged mode
 def compare(
     baseline: str = typer.Argument(..., help="Baseline: a run id, a results dir (results.json + samples/) or latest:MODEL."),
     candidate: str = typer.Argument(..., help="Candidate: a run id, a results dir or latest:MODEL."),
-    store: str = typer.Option(_store_default(), "--store", help="Store holding the runs: a SQLite path or postgresql:// URL (env EVALKIT_STORE)."),
+    store: str = typer.Option(DEFAULT_STORE, "--store", envvar="EVALKIT_STORE", help="Store holding the runs: a SQLite path or postgresql:// URL (env EVALKIT_STORE)."),
     tasks: list[str] = typer.Option([], "--tasks", "-t", help="Compare only these tasks or groups (comma-separated)."),
     fmt: str = typer.Option("text", "--format", "-f", help="text, markdown (a PR comment) or json."),
     fail_on: str = typer.Option("none", "--fail-on", help="regression: exit 1 when a task drops significantly; none: always exit 0."),
@@ -173,7 +169,7 @@ app.add_typer(leaderboard_app, name="leaderboard")
 @leaderboard_app.command("show")
 def leaderboard_show(
     name: str = typer.Argument(..., help="Leaderboard name (a file in leaderboards/, e.g. reasoning)."),
-    store: str = typer.Option(_store_default(), "--store", help="Store: a SQLite path or postgresql://USER@HOST:PORT/DB (env EVALKIT_STORE)."),
+    store: str = typer.Option(DEFAULT_STORE, "--store", envvar="EVALKIT_STORE", help="Store: a SQLite path or postgresql://USER@HOST:PORT/DB (env EVALKIT_STORE)."),
 ) -> None:
     """Models x tasks, value ± 95% CI from the latest complete run of each, with macro and rank aggregates."""
     from evalkit.compare import open_store
@@ -198,7 +194,7 @@ app.add_typer(site_app, name="site")
 @site_app.command("build")
 def site_build(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the site into (open index.html; no server needed)."),
-    store: str = typer.Option(_store_default(), "--store", help="Store: a SQLite path or postgresql://USER@HOST:PORT/DB (env EVALKIT_STORE)."),
+    store: str = typer.Option(DEFAULT_STORE, "--store", envvar="EVALKIT_STORE", help="Store: a SQLite path or postgresql://USER@HOST:PORT/DB (env EVALKIT_STORE)."),
 ) -> None:
     """Build a self-contained static site: leaderboards, charts, runs and a per-sample browser."""
     from evalkit.site import build_site
@@ -210,7 +206,7 @@ def site_build(
 def export(
     run_ref: str = typer.Argument(..., metavar="RUN", help="Run id or latest:MODEL."),
     fmt: str = typer.Option("lm-eval", "--format", "-f", help="Export format (lm-eval)."),
-    store: str = typer.Option(_store_default(), "--store", help="Store: a SQLite path or postgresql://USER@HOST:PORT/DB (env EVALKIT_STORE)."),
+    store: str = typer.Option(DEFAULT_STORE, "--store", envvar="EVALKIT_STORE", help="Store: a SQLite path or postgresql://USER@HOST:PORT/DB (env EVALKIT_STORE)."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="File to write (default results_<run>.json; - for stdout)."),
 ) -> None:
     """Write a stored run in another harness's results format."""
@@ -237,7 +233,7 @@ def store_copy(
 
 
 @store_app.command("migrate")
-def store_migrate(store: str = typer.Option(_store_default(), "--store", help="SQLite path or postgresql:// URL (env EVALKIT_STORE).")) -> None:
+def store_migrate(store: str = typer.Option(DEFAULT_STORE, "--store", envvar="EVALKIT_STORE", help="SQLite path or postgresql:// URL (env EVALKIT_STORE).")) -> None:
     """Bring an older store to this evalkit's schema version (writers also do this on open)."""
     from evalkit.store import SCHEMA_VERSION, Store
 

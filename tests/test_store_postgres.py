@@ -3,6 +3,7 @@ newer database, read-only readers, masked credentials, a shared generation cache
 and `evalkit store copy` both ways (idempotent, resumable after kill -9)."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -187,3 +188,23 @@ def _has_schema(url: str) -> bool:
         return True
     except StoreError:
         return False
+
+
+def test_every_reader_command_on_postgres(cli, pg_url, tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("EVALKIT_STORE", pg_url)  # the environment variable, not --store
+    for seed in ("1", "2"):
+        res = cli("run", "--model", "dummy", "--tasks", "bbh", "--limit", "2", "--data-dir", data_dir,
+                  "--seed", seed)
+        assert res.code == 0, res
+    ids = [r["run_id"] for r in open_reader(pg_url).runs()]
+    assert len(ids) == 2
+    cmp = cli("compare", *ids, "--format", "json")
+    assert cmp.code == 0, cmp
+    assert len(json.loads(cmp.out)["tasks"]) == 27
+    assert cli("compare", "latest:dummy", ids[0]).code == 0
+    board = cli("leaderboard", "show", "reasoning")
+    assert board.code == 0 and "dummy" in board.out
+    out = tmp_path / "lm.json"
+    exp = cli("export", "latest:dummy", "--output", out)
+    assert exp.code == 0, exp
+    assert json.loads(out.read_text())["evalkit"]["run_id"] == ids[-1]
