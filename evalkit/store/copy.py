@@ -78,6 +78,12 @@ def _copy_generations(src: Store, dst: Store, batch: int) -> tuple[int, int]:
         seen, new, last = seen + len(rows), new + len(fresh), rows[-1][0]
 
 
+def _same(a: Store, b: Store) -> bool:
+    if a.path is not None and b.path is not None:
+        return a.path.resolve() == b.path.resolve()
+    return a.where == b.where
+
+
 def copy_store(src_target: str, dst_target: str, batch: int = 2000) -> CopyReport:
     if batch < 1:
         raise StoreError(f"--batch must be at least 1, got {batch}")
@@ -88,7 +94,7 @@ def copy_store(src_target: str, dst_target: str, batch: int = 2000) -> CopyRepor
         src.close()
         raise
     try:
-        if src.where == dst.where:
+        if _same(src, dst):
             raise StoreError(f"SRC and DST are the same store ({src.where}); pass two different stores")
         there = {r: s for r, s in dst.engine.query("SELECT run_id, status FROM runs")}
         copied = present = running = 0
