@@ -41,8 +41,9 @@ def _free_port() -> int:
 
 
 class PgServer:
-    def __init__(self, base_url: str, data: Path | None = None, bins: Path | None = None, user: str | None = None):
-        self.base_url, self.data, self.bins, self.user = base_url, data, bins, user
+    def __init__(self, base_url: str, data: Path | None = None, bins: Path | None = None, user: str | None = None,
+                 opts: str = ""):
+        self.base_url, self.data, self.bins, self.user, self.opts = base_url, data, bins, user, opts
 
     def url(self, db: str = "postgres", password: str | None = None) -> str:
         head, _, _ = self.base_url.rpartition("/")
@@ -62,6 +63,10 @@ class PgServer:
         assert self.data is not None, "a server started elsewhere cannot be restarted from the tests"
         # -l again: without it a restarted server writes to (and holds open) our stdout pipe
         _as_user(self.user, [str(self.bins / "pg_ctl"), "-D", str(self.data), "-l", str(self.data.parent / "log"), *args])
+
+
+    def start(self) -> None:
+        self.ctl("-o", self.opts, "-w", "start")
 
 
 def _as_user(user: str | None, cmd: list[str]) -> None:
@@ -92,7 +97,7 @@ def start_cluster() -> tuple[PgServer, Path]:
     except (subprocess.CalledProcessError, OSError) as exc:
         shutil.rmtree(root, ignore_errors=True)
         _unavailable(f"could not start a cluster: {getattr(exc, 'stderr', '') or exc}")
-    return PgServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", data, bins, user), root
+    return PgServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", data, bins, user, opts), root
 
 
 @pytest.fixture(scope="session")

@@ -163,3 +163,32 @@ def test_server_restart_mid_run_retries_and_finishes(pg_server, tmp_path, data_d
     assert st.engine.query("SELECT status FROM runs") == [("complete",)]
     assert st.engine.query("SELECT COUNT(*), COUNT(DISTINCT key) FROM generations")[0] == (40, 40)
     assert st.engine.query("SELECT COUNT(*) FROM samples")[0][0] == 40
+
+
+def test_server_down_longer_than_the_retry_stops_with_one_line_then_resumes(pg_server, tmp_path, data_dir):
+    if pg_server.data is None:
+        pytest.skip("the server is external (EVALKIT_TEST_PG); the tests cannot stop it")
+    url = pg_server.url(pg_server.new_database())
+    proc = subprocess.Popen(_cmd(_slow(0.1), url, data_dir, tmp_path / "out"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "EVALKIT_STORE_RETRY_S": "3"})
+    deadline = time.time() + 120
+    while _generated(url) < 8 and time.time() < deadline:
+        time.sleep(0.05)
+    pg_server.ctl("-m", "fast", "-w", "stop")
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        pg_server.start()
+    assert proc.returncode != 0 and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: lost the store") and "rerun the same command to resume" in last
+    before = _generated(url)
+    rerun = subprocess.run(_cmd(DUMMY, url, data_dir, tmp_path / "out"), capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    result = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert result["config"]["requests"]["samples_from_cache"] == before >= 8
+    assert result["results"] == _reference(tmp_path, data_dir)["results"]
+    st = open_reader(url)
+    assert st.engine.query("SELECT COUNT(*), COUNT(DISTINCT key) FROM generations")[0] == (40, 40)
+    # the stopped run could not record its own end; the rerun found its process gone and marked it
+    assert sorted(st.engine.query("SELECT status FROM runs")) == [("complete",), ("interrupted",)]
