@@ -188,7 +188,7 @@ def metric_rows(run: RunInfo, sample_tasks: set[str]) -> list[dict[str, Any]]:
 
 def flip_data(store: Store, task: str, run: RunInfo, runs_by_id: dict[str, RunInfo]) -> dict[str, Any]:
     """Per-doc scores of the other complete runs of this task, for the flip filter."""
-    scores: dict[str, dict[str, float]] = {}
+    scores: dict[str, dict[str, float | None]] = {}
     for run_id, doc_id, score in store.task_scores(task, run.run_id):
         if run_id in runs_by_id and runs_by_id[run_id].status == "complete":
             scores.setdefault(run_id, {})[str(doc_id)] = score
