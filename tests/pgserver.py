@@ -75,12 +75,34 @@ def _as_user(user: str | None, cmd: list[str]) -> None:
     subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
 
 
+def _sweep(bins: Path) -> None:
+    """Stop and remove clusters whose test process died without its teardown (SIGKILL, timeout)."""
+    for root in Path(tempfile.gettempdir()).glob("evalkit-pg-*"):
+        try:
+            owner = int((root / "owner.pid").read_text())
+            os.kill(owner, 0)
+            continue  # its process still runs
+        except ProcessLookupError:
+            pass
+        except (OSError, ValueError):
+            continue  # not ours to judge
+        if (root / "data" / "postmaster.pid").exists():
+            try:
+                _as_user(root.stat().st_uid and pwd.getpwuid(root.stat().st_uid).pw_name or None,
+                         [str(bins / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "stop"])
+            except (subprocess.CalledProcessError, OSError, KeyError):
+                pass
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def start_cluster() -> tuple[PgServer, Path]:
     bins = _bin_dir()
     if bins is None:
         _unavailable("initdb not found (apt-get install postgresql)")
+    _sweep(bins)
     user = None
     root = Path(tempfile.mkdtemp(prefix="evalkit-pg-"))
+    (root / "owner.pid").write_text(str(os.getpid()))
     if os.geteuid() == 0:  # the server refuses to run as root
         try:
             pw = pwd.getpwnam("postgres")
