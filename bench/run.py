@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark against its anchor and rewrite bench/README.md's table.
 
-usage: run.py [--repeats N] [--repeats-of NAME=N,...] [--only bbh,math,code,retrieval,nsampling]
+usage: run.py [--repeats N] [--repeats-of NAME=N,...] [--only bbh,math,code,retrieval,nsampling,store]
 
 --repeats-of gives one bench its own count (a cold SciFact run beside mteb is
 ~10 minutes a round on two cores); the table says which count each used.
@@ -19,11 +19,12 @@ import code_execution
 import math_grading
 import nsampling
 import retrieval
+import store_backends
 from common import OUT
 
 HERE = Path(__file__).resolve().parent
 BENCHES = {"bbh": bbh_overhead.main, "math": math_grading.main, "code": code_execution.main,
-           "retrieval": retrieval.main, "nsampling": nsampling.main}
+           "retrieval": retrieval.main, "nsampling": nsampling.main, "store": store_backends.main}
 MARK = "<!-- bench-table -->"
 
 
@@ -40,6 +41,8 @@ def notes(r: dict) -> str:
     if "ndcg_at_10" in r:
         out.append(f"nDCG@10 {r['ndcg_at_10']:.5f}; evaluate phase {r['evaluate_s']:.1f} s; "
                    f"CPU {r['cpu_s']:.1f} s ({r['cpu_ratio_vs_anchor']:.3f} of the anchor's)")
+    if "samples_per_s" in r:
+        out.append(f"{r['samples_per_s']:.0f} samples/s written (ratio: SQLite's rate / this one's)")
     if "same_metrics_every_run" in r:
         out.append(f"anchor; same metrics every run: {r['same_metrics_every_run']}")
     if "identical_texts" in r:

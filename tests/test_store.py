@@ -1,6 +1,8 @@
 """The store: a run becomes complete only together with its metrics and samples."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from evalkit.store import Store
@@ -25,9 +27,8 @@ def test_complete_run_has_metrics_and_samples(tmp_path):
 def test_failure_inside_finish_leaves_nothing_half_written(tmp_path):
     st = Store(tmp_path / "s.db")
     st.start_run("r1", "m", ["t"], {})
-    bad = _rec(0)
-    bad.metrics = {"exact_match": object()}  # not serialisable: the transaction must roll back
-    bad.extra = {"x": object()}
+    # not serialisable: the transaction must roll back
+    bad = dataclasses.replace(_rec(0), metrics={"exact_match": object()}, extra={"x": object()})
     with pytest.raises(Exception):
         st.finish_run("r1", {"t": {}}, [("t", "exact_match", "not-a-number", 0.0, 1)], [bad], {})  # type: ignore[list-item]
     assert st.run("r1")["status"] == "running"

@@ -17,8 +17,16 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 DEFAULT_STORE = "evalkit.db"
 
 
-def _store_default() -> str:
-    return os.environ.get("EVALKIT_STORE", DEFAULT_STORE)
+def _store_target(store: str) -> str | Path:
+    from evalkit.core.store_url import is_postgres
+
+    return store if is_postgres(store) else Path(store)  # Path() would fold a URL's '//'
+
+
+def _masked(text: str) -> str:
+    from evalkit.core.store_url import mask
+
+    return mask(text)
 
 
 def _split(values: list[str]) -> list[str]:
@@ -32,7 +40,7 @@ def run(
     limit: Optional[str] = typer.Option(None, "--limit", help="Evaluate only the first N docs of each task, or a fraction of each (0.1)."),
     batch_size: str = typer.Option("8", "--batch-size", help="Prompts per forward pass (hf backend); auto: the largest that fits, halving on out-of-memory."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results.json and samples/<task>.jsonl here."),
-    store: str = typer.Option(_store_default(), "--store", help="SQLite store for runs, samples and the generation cache (env EVALKIT_STORE)."),
+    store: str = typer.Option(DEFAULT_STORE, "--store", envvar="EVALKIT_STORE", help="Store for runs, samples and the generation cache: a SQLite path or postgresql://USER@HOST:PORT/DB (env EVALKIT_STORE)."),
     seed: int = typer.Option(1234, "--seed", help="Seed for sampled generations (each sample is seeded on its own)."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Local data mirror root (env EVALKIT_DATA_DIR); default: the HuggingFace hub."),
     samples: Optional[int] = typer.Option(None, "--samples", help="Samples per prompt (overrides the task's n)."),
@@ -69,7 +77,7 @@ def run(
     log_specs = sinks.parse(log_to)
 
     cfg = RunConfig(model=model, tasks=_split(tasks), limit=limit, batch_size=batch_size, output=output,
-                    store=Path(store), seed=seed, data_dir=data_dir, samples=samples,
+                    store=_store_target(store), seed=seed, data_dir=data_dir, samples=samples,
                     model_args=run_model_args(parse_model_args(model_args), base_url, device, chat_template),
                     apply_chat_template=apply_chat_template,
                     system_prompt=system_prompt, aggregator=aggregate, temperature=temperature, overwrite=overwrite,
@@ -82,7 +90,7 @@ def run(
     print_results(res.results, res.payload["groups"], title=f"{model} · run {res.run_id}", breakdowns=res.payload.get("breakdown"))
     if output:
         typer.echo(f"results: {output / 'results.json'}")
-    typer.echo(f"stored as run {res.run_id} in {store}")
+    typer.echo(f"stored as run {res.run_id} in {_masked(store)}")
     for line in sinks.publish(log_specs, res.payload):
         if not line.startswith("warning:"):  # warnings went to stderr already
             typer.echo(line)
@@ -126,13 +134,13 @@ def list_tasks(
 
 
 @app.command()
-def runs(store: str = typer.Option(_store_default(), "--store", help="SQLite store (env EVALKIT_STORE)."),
+def runs(store: str = typer.Option(DEFAULT_STORE, "--store", envvar="EVALKIT_STORE", help="Store: a SQLite path or postgresql://USER@HOST:PORT/DB (env EVALKIT_STORE)."),
          show: Optional[str] = typer.Option(None, "--show", help="Print the results table of this run id.")) -> None:
     """List stored runs (or show one)."""
     from evalkit.report.console import print_results
-    from evalkit.store import Store
+    from evalkit.store import open_reader
 
-    st = Store(store)
+    st = open_reader(store)
     if show:
         r = st.run(show)
         print_results(r["results"] or {}, {}, title=f"{r['model']} · run {r['run_id']} ({r['status']})")
@@ -154,7 +162,7 @@ def prepare_model(name: str = typer.Argument("smollm2-135m", help="Packaged mode
 def compare(
     baseline: str = typer.Argument(..., help="Baseline: a run id, a results dir (results.json + samples/) or latest:MODEL."),
     candidate: str = typer.Argument(..., help="Candidate: a run id, a results dir or latest:MODEL."),
-    store: str = typer.Option(_store_default(), "--store", help="SQLite store holding the runs (env EVALKIT_STORE)."),
+    store: str = typer.Option(DEFAULT_STORE, "--store", envvar="EVALKIT_STORE", help="Store holding the runs: a SQLite path or postgresql:// URL (env EVALKIT_STORE)."),
     tasks: list[str] = typer.Option([], "--tasks", "-t", help="Compare only these tasks or groups (comma-separated)."),
     fmt: str = typer.Option("text", "--format", "-f", help="text, markdown (a PR comment) or json."),
     fail_on: str = typer.Option("none", "--fail-on", help="regression: exit 1 when a task drops significantly; none: always exit 0."),
@@ -182,7 +190,7 @@ app.add_typer(leaderboard_app, name="leaderboard")
 @leaderboard_app.command("show")
 def leaderboard_show(
     name: str = typer.Argument(..., help="Leaderboard name (a file in leaderboards/, e.g. reasoning)."),
-    store: str = typer.Option(_store_default(), "--store", help="SQLite store (env EVALKIT_STORE)."),
+    store: str = typer.Option(DEFAULT_STORE, "--store", envvar="EVALKIT_STORE", help="Store: a SQLite path or postgresql://USER@HOST:PORT/DB (env EVALKIT_STORE)."),
 ) -> None:
     """Models x tasks, value ± 95% CI from the latest complete run of each, with macro and rank aggregates."""
     from evalkit.report.compare import open_store
@@ -207,7 +215,7 @@ app.add_typer(site_app, name="site")
 @site_app.command("build")
 def site_build(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the site into (open index.html; no server needed)."),
-    store: str = typer.Option(_store_default(), "--store", help="SQLite store (env EVALKIT_STORE)."),
+    store: str = typer.Option(DEFAULT_STORE, "--store", envvar="EVALKIT_STORE", help="Store: a SQLite path or postgresql://USER@HOST:PORT/DB (env EVALKIT_STORE)."),
 ) -> None:
     """Build a self-contained static site: leaderboards, charts, runs and a per-sample browser."""
     from evalkit.report.site import build_site
@@ -219,7 +227,7 @@ def site_build(
 def export(
     run_ref: str = typer.Argument(..., metavar="RUN", help="Run id or latest:MODEL."),
     fmt: str = typer.Option("lm-eval", "--format", "-f", help="Export format (lm-eval)."),
-    store: str = typer.Option(_store_default(), "--store", help="SQLite store (env EVALKIT_STORE)."),
+    store: str = typer.Option(DEFAULT_STORE, "--store", envvar="EVALKIT_STORE", help="Store: a SQLite path or postgresql://USER@HOST:PORT/DB (env EVALKIT_STORE)."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="File to write (default results_<run>.json; - for stdout)."),
 ) -> None:
     """Write a stored run in another harness's results format."""
@@ -227,6 +235,31 @@ def export(
 
     where = export_run(run_ref, store, fmt, output)
     typer.echo(where.rstrip("\n") if output == "-" else f"wrote {where}")
+
+
+store_app = typer.Typer(no_args_is_help=True, help="The store: copy it between SQLite and PostgreSQL, migrate it.")
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("copy")
+def store_copy(
+    src: str = typer.Argument(..., help="Store to copy from: a SQLite path or postgresql://USER@HOST:PORT/DB."),
+    dst: str = typer.Argument(..., help="Store to copy into (created and migrated if needed)."),
+    batch: int = typer.Option(2000, "--batch", help="Generation-cache rows per transaction."),
+) -> None:
+    """Copy runs, samples and the generation cache; idempotent, and a killed copy resumes where it stopped."""
+    from evalkit.store.copy import copy_store
+
+    typer.echo(copy_store(src, dst, batch=batch).summary())
+
+
+@store_app.command("migrate")
+def store_migrate(store: str = typer.Option(DEFAULT_STORE, "--store", envvar="EVALKIT_STORE", help="SQLite path or postgresql:// URL (env EVALKIT_STORE).")) -> None:
+    """Bring an older store to this evalkit's schema version (writers also do this on open)."""
+    from evalkit.store import SCHEMA_VERSION, Store
+
+    Store(store).close()
+    typer.echo(f"{_masked(store)}: schema version {SCHEMA_VERSION}")
 
 
 def main() -> None:
@@ -244,7 +277,7 @@ def main() -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except EvalkitError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {_masked(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except ModuleNotFoundError as exc:  # an optional package imported where a feature is first used
         if exc.name and exc.name.split(".")[0] == "evalkit":

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from evalkit.core.paths import REPO_DIR
+from evalkit.core.store_url import mask
 
 _PACKAGES = ("evalkit", "torch", "transformers", "vllm", "sentence-transformers", "datasets", "sympy",
              "math-verify", "numpy")
@@ -39,4 +40,4 @@ def git_hash() -> str | None:
 
 def environment() -> dict[str, Any]:
     return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": package_versions(),
-            "git": git_hash(), "argv": sys.argv}
+            "git": git_hash(), "argv": [mask(a) for a in sys.argv]}  # a store URL may carry a password

@@ -17,6 +17,8 @@ from evalkit.core.errors import ConfigError, DataError, StoreError
 from evalkit.core.registry import suggest
 from evalkit.report.stats import PairedTest, holm, paired_test
 from evalkit.store import Store
+from evalkit.run.layout import group_of as layout_group_of
+from evalkit.store import is_postgres, open_reader
 
 LATEST = "latest:"
 
@@ -31,6 +33,7 @@ class RunScores:
     scores: dict[str, dict[Any, float]]  # task -> doc_id ("task/doc_id" when pooled by group) -> score
     spec_hashes: dict[str, Any] = field(default_factory=dict)  # task -> spec/prompt hashes, for warnings
     requested: tuple[str, ...] = ()  # the task and group names the run was asked for
+    layout: dict[str, Any] = field(default_factory=dict)  # groups and pooling as stored with the run
 
 
 @dataclass
@@ -68,10 +71,8 @@ class Comparison:
 # -- loading ----------------------------------------------------------------
 
 def open_store(path: str | Path) -> Store:
-    """An existing store (compare, leaderboards and the site only read; they never create one)."""
-    if not Path(path).is_file():
-        raise StoreError(f"no store at {path}; pass --store PATH (or set EVALKIT_STORE)")
-    return Store(path)
+    """An existing store, read-only (compare, leaderboards and the site only read; they never create one)."""
+    return open_reader(path)
 
 
 def load_run(ref: str, store_path: str | Path) -> RunScores:
@@ -84,23 +85,22 @@ def load_run(ref: str, store_path: str | Path) -> RunScores:
         return _from_dir(path, ref)
     if "/" in ref or path.suffix or path.exists():
         raise DataError(f"results dir {ref} does not exist (expected a dir holding results.json and samples/)")
-    if not Path(store_path).is_file():
+    if not is_postgres(store_path) and not Path(store_path).is_file():
         raise StoreError(f"'{ref}' is not a results dir, and there is no store at {store_path} to look it up in")
     store = open_store(store_path)
-    if store.conn.execute("SELECT 1 FROM runs WHERE run_id=?", (ref,)).fetchone() is None:
-        ids = [r for (r,) in store.conn.execute("SELECT run_id FROM runs")]
-        raise StoreError(f"'{ref}' is neither a run id in {store_path}{suggest(ref, ids)} nor a results dir; "
+    if not store.has_run(ref):
+        ids = store.run_ids()
+        raise StoreError(f"'{ref}' is neither a run id in {store.where}{suggest(ref, ids)} nor a results dir; "
                          "`evalkit runs` lists the runs")
     return _from_store(store, ref, ref)
 
 
 def latest_run_id(store: Store, model: str) -> str:
-    row = store.conn.execute("SELECT run_id FROM runs WHERE model=? AND status='complete' "
-                             "ORDER BY started DESC LIMIT 1", (model,)).fetchone()
-    if row is None:
-        models = [m for (m,) in store.conn.execute("SELECT DISTINCT model FROM runs WHERE status='complete'")]
-        raise StoreError(f"no complete run of model '{model}' in {store.path}{suggest(model, models)}")
-    return row[0]
+    run_id = store.latest_complete(model)
+    if run_id is None:
+        models = store.complete_models()
+        raise StoreError(f"no complete run of model '{model}' in {store.where}{suggest(model, models)}")
+    return run_id
 
 
 def _from_store(store: Store, run_id: str, label: str) -> RunScores:
@@ -108,10 +108,10 @@ def _from_store(store: Store, run_id: str, label: str) -> RunScores:
     if run["status"] != "complete":
         raise StoreError(f"run {run_id} is {run['status']}, not complete; finish it (re-run the same command) first")
     scores: dict[str, dict[int, float]] = {}
-    for task, doc_id, score in store.conn.execute("SELECT task, doc_id, score FROM samples WHERE run_id=?", (run_id,)):
+    for task, doc_id, score in store.sample_scores(run_id):
         scores.setdefault(task, {})[int(doc_id)] = float(score or 0.0)
     return RunScores(label, run["model"], run_id, scores, (run["config"] or {}).get("task_specs", {}),
-                     tuple(run["tasks"] or ()))
+                     tuple(run["tasks"] or ()), run.get("layout") or {})
 
 
 def _from_dir(path: Path, label: str) -> RunScores:
@@ -152,14 +152,18 @@ def select_tasks(baseline: RunScores, candidate: RunScores, only: list[str] | No
         return common
     wanted: list[str] = []
     for name in only:
-        found = [name] if name in common else [t for t in _expand(name) if t in common]
+        stored = {**candidate.layout.get("leaves", {}), **baseline.layout.get("leaves", {})}
+        found = [name] if name in common else [t for t in _expand(name, stored) if t in common]
         if not found:
             raise ConfigError(f"task '{name}' is not in both runs{suggest(name, common)}")
         wanted.extend(t for t in found if t not in wanted)
     return wanted
 
 
-def _expand(name: str) -> list[str]:
+def _expand(name: str, stored: dict[str, list[str]]) -> list[str]:
+    """A group's leaves as the runs stored them; today's YAML only for runs that stored none."""
+    if name in stored:
+        return list(stored[name])
     from evalkit.spec.taskspec import load_catalog
 
     try:
@@ -174,19 +178,21 @@ def _names(scores: dict[str, Any]) -> str:
 
 
 def group_of(requested: tuple[str, ...]) -> dict[str, str]:
-    """leaf task -> the group it is pooled into: a group the run asked for first,
-    else the largest catalog group that no other group contains."""
+    """leaf task -> its pooling group from today's task YAML (for results dirs and runs stored
+    before groups were saved with the run)."""
     from evalkit.spec.taskspec import load_catalog
 
     try:
-        catalog = load_catalog()
+        return layout_group_of(load_catalog(), requested)
     except ConfigError:
         return {}
-    members = {m for g in catalog.groups.values() for m in g.tasks}
-    tops = sorted((g for g in catalog.groups if g not in members), key=lambda g: (-len(catalog.expand(g)), g))
+
+
+def stored_group_of(*runs: RunScores) -> dict[str, str]:
+    """leaf -> pooling group as the runs stored it; the baseline's choice wins a disagreement."""
     out: dict[str, str] = {}
-    for g in [n for n in requested if n in catalog.groups] + tops:
-        for leaf in catalog.expand(g):
+    for r in runs:
+        for leaf, g in (r.layout.get("group_of") or {}).items():
             out.setdefault(leaf, g)
     return out
 
@@ -226,7 +232,8 @@ def compare(baseline: RunScores, candidate: RunScores, tasks: list[str] | None =
         raise ConfigError(f"unknown --by '{by}'; use task or group")
     notes = _notes(baseline, candidate, select_tasks(baseline, candidate, None))
     if by == "group":
-        groups = group_of(baseline.requested + candidate.requested)
+        stored = [r for r in (baseline, candidate) if r.layout.get("group_of") is not None]
+        groups = stored_group_of(*stored) if len(stored) == 2 else group_of(baseline.requested + candidate.requested)
         baseline, candidate = pool_by_group(baseline, groups), pool_by_group(candidate, groups)
     if not 0 < alpha < 1:
         raise ConfigError(f"--alpha must be between 0 and 1, got {alpha}")

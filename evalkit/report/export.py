@@ -75,6 +75,7 @@ def lm_eval_results(run: dict[str, Any], groups: dict[str, list[str]]) -> dict[s
 
 
 def _groups(requested: list[str], results: dict[str, Any]) -> dict[str, list[str]]:
+    """Groups from today's task YAML, for runs stored without their own."""
     from evalkit.spec.taskspec import load_catalog
 
     try:
@@ -96,7 +97,10 @@ def export_run(ref: str, store_path: str | Path, fmt: str = "lm-eval", output: s
         store.close()
     if run["status"] != "complete":
         raise StoreError(f"run {run_id} is {run['status']}, not complete; nothing to export")
-    payload = lm_eval_results(run, _groups(run["tasks"], run["results"] or {}))
+    stored = (run.get("layout") or {}).get("groups")
+    groups = ({g: m for g, m in stored.items() if g in (run["results"] or {})} if stored is not None
+              else _groups(run["tasks"], run["results"] or {}))  # runs stored before their layout was
+    payload = lm_eval_results(run, groups)
     text = json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n"
     if output == "-":
         return text

@@ -15,7 +15,6 @@ marked partial.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -143,9 +142,13 @@ class Board:
         return self.spec.models.get(model, model)
 
 
-def main_metric(task: str, row: dict[str, Any], catalog: Any) -> str | None:
-    """The metric a task is ranked on: its spec's metric, else the first metric in its results row."""
-    if catalog is not None:
+def main_metric(task: str, row: dict[str, Any], catalog: Any, layout: dict[str, Any] | None = None) -> str | None:
+    """The metric a task is ranked on: as the run stored it, else its spec's metric (runs stored
+    before v2 of the schema), else the first metric in its results row."""
+    stored = (layout or {}).get("main_metric") or {}
+    if stored.get(task) in row:
+        return stored[task]
+    if catalog is not None and not stored:
         if task in catalog.tasks:
             return catalog.tasks[task].metric
         if task in catalog.groups:
@@ -167,18 +170,18 @@ def _catalog() -> Any:
 
 def latest_cells(store: Store, tasks: list[BoardTask]) -> dict[tuple[str, str], Cell]:
     """(model, task) -> the cell from the latest complete run of that model with that task and metric."""
-    catalog = _catalog()
-    rows = store.conn.execute(
-        "SELECT run_id, model, results, config FROM runs WHERE status='complete' ORDER BY started, finished")
+    catalog, loaded = None, False
     cells: dict[tuple[str, str], Cell] = {}
-    for run_id, model, results_json, config_json in rows:
-        results = json.loads(results_json or "{}")
-        limited = json.loads(config_json or "{}").get("limit") is not None
+    for run in store.run_records(status="complete"):
+        run_id, model, results = run["run_id"], run["model"], run["results"] or {}
+        limited = (run["config"] or {}).get("limit") is not None
+        if not loaded and not run.get("layout"):
+            catalog, loaded = _catalog(), True  # only runs stored without their layout need today's YAML
         for t in tasks:
             row = results.get(t.task)
             if not isinstance(row, dict):
                 continue
-            metric = t.metric or main_metric(t.task, row, catalog)
+            metric = t.metric or main_metric(t.task, row, catalog, run.get("layout"))
             value = row.get(metric) if metric else None
             if not isinstance(value, (int, float)) or value != value:
                 continue

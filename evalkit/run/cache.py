@@ -7,7 +7,6 @@ rerun asks the backend only for what is missing.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -35,25 +34,18 @@ class CachedGenerator:
     def _lookup(self, keys: list[str]) -> dict[str, tuple[str, str, int, int]]:
         if self.store is None or not keys:
             return {}
-        found: dict[str, tuple[str, str, int, int]] = {}
-        for i in range(0, len(keys), 500):  # SQLite's host-parameter limit
-            chunk = keys[i:i + 500]
-            q = f"SELECT key, text, finish_reason, prompt_tokens, completion_tokens FROM generations WHERE key IN ({','.join('?' * len(chunk))})"
-            for k, text, fr, pt, ct in self.store.conn.execute(q, chunk):
-                found[k] = (text, fr or "", pt or 0, ct or 0)
-        return found
+        return self.store.get_generations(keys)
 
-    def _commit(self, keys: list[str], gen: Generation) -> None:
-        if self.store is None:
-            return
-        now = time.time()
+    def _commit(self, keys: list[str], gen: Generation) -> dict[str, tuple[str, str, int, int]]:
+        """Store these samples; returns the rows the cache holds for them (another runner's
+        row wins if it stored the same key first, so every runner goes on with one answer)."""
         pt = gen.usage.get("prompt_tokens", 0)
         per = gen.usage.get("completion_tokens", 0) // max(len(gen.texts), 1)
-        rows = [(k, self.model, t, (gen.finish_reasons[i] if i < len(gen.finish_reasons) else ""), pt, per, now)
+        rows = [(k, t, (gen.finish_reasons[i] if i < len(gen.finish_reasons) else ""), pt, per)
                 for i, (k, t) in enumerate(zip(keys, gen.texts))]
-        with self.store.transaction() as c:
-            c.executemany("INSERT OR REPLACE INTO generations (key, model, text, finish_reason, prompt_tokens, "
-                          "completion_tokens, created) VALUES (?,?,?,?,?,?,?)", rows)
+        if self.store is None:
+            return {k: (t, fr, p, 0) for k, t, fr, p, _ in rows}
+        return self.store.put_generations(self.model, rows)
 
     def generate(self, requests: list[Request], progress: Progress | None = None,
                  on_total: Callable[[int], None] | None = None) -> list[Generation]:
@@ -79,9 +71,7 @@ class CachedGenerator:
         fresh: dict[str, tuple[str, str, int, int]] = {}
         if missing:
             def keep(ks: list[str], gen: Generation) -> None:
-                self._commit(ks, gen)
-                for k, (t, fr) in zip(ks, _pairs(gen)):
-                    fresh[k] = (t, fr, gen.usage.get("prompt_tokens", 0), 0)
+                fresh.update(self._commit(ks, gen))
 
             subs = [m[1] for m in missing]
             self.sent_requests += len(subs)
@@ -96,11 +86,6 @@ class CachedGenerator:
             out.append(Generation([g[0] for g in got], [g[1] for g in got],
                                   {"prompt_tokens": got[0][2] if got else 0}))
         return out
-
-
-def _pairs(gen: Generation) -> list[tuple[str, str]]:
-    frs = gen.finish_reasons or [""] * len(gen.texts)
-    return list(zip(gen.texts, frs))
 
 
 def _with_n(req: Request, n: int):

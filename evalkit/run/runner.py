@@ -30,6 +30,8 @@ from evalkit.run.results import check_output_dir, compute_results, write_output_
 from evalkit.store import Store
 from evalkit.spec.taskspec import load_catalog
 from evalkit.core.types import SampleRecord
+from evalkit.run.layout import run_layout
+from evalkit.core.store_url import without_password
 
 log = logging.getLogger("evalkit")
 
@@ -43,7 +45,7 @@ class RunConfig:
     limit: int | float | None = None  # a count of docs, or a fraction of each task (0.1)
     batch_size: int | str = 8  # or "auto" (hf: largest that fits, halving on out-of-memory)
     output: Path | None = None
-    store: Path = Path("evalkit.db")
+    store: Path | str = Path("evalkit.db")  # a SQLite path or a postgresql:// URL
     seed: int = 1234
     data_dir: str | None = None
     samples: int | None = None
@@ -151,8 +153,10 @@ def run(cfg: RunConfig) -> RunResult:
         "task_specs": {t.spec.name: {"spec_hash": t.spec.spec_hash(), "prompt_hash": t.prompts.hash if t.prompts else None,
                                      "n_docs": len(t.docs), **pinned_data(t.spec, root)} for t in task_runs},
         "data_dir": str(root) if root else None, "environment": environment(),
+        "store": without_password(str(cfg.store)),
     }
-    store.start_run(run_id, cfg.model, cfg.tasks, config)
+    layout = run_layout(catalog, cfg.tasks, [t.spec.name for t in task_runs])
+    store.start_run(run_id, cfg.model, cfg.tasks, config, layout)
     try:
         t_eval = time.time()
         ctx = EvalContext(backend, generator, cfg.seed, cfg.samples, cfg.aggregator, root, cfg.options,

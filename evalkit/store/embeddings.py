@@ -1,4 +1,4 @@
-"""On-disk embedding cache: one SQLite file per model identity.
+"""On-disk embedding cache: one SQLite file per model identity (its SQL lives in the store package).
 
 A vector is stored under the sha256 of the exact text the model saw (prefix and
 instruction included), in a file named for the sha256 of the model's identity,

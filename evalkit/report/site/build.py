@@ -44,6 +44,7 @@ class RunInfo:
     config: dict[str, Any]
     results: dict[str, Any]
     slug: str
+    layout: dict[str, Any] | None = None  # groups and main metrics as stored with the run
 
     @property
     def when(self) -> str:
@@ -89,10 +90,9 @@ def _text(v: Any) -> str:
 
 
 def load_runs(store: Store) -> list[RunInfo]:
-    rows = store.conn.execute(
-        "SELECT run_id, model, tasks, status, started, finished, config, results FROM runs ORDER BY started DESC")
-    return [RunInfo(r, m, json.loads(t), s, st, f, json.loads(c or "{}"), json.loads(res or "{}"), slug(r))
-            for r, m, t, s, st, f, c, res in rows]
+    return [RunInfo(r["run_id"], r["model"], r["tasks"] or [], r["status"], r["started"], r["finished"],
+                    r["config"] or {}, r["results"] or {}, slug(r["run_id"]), r["layout"])
+            for r in store.run_records(newest_first=True)]
 
 
 # -- charts -----------------------------------------------------------------
@@ -132,7 +132,7 @@ def checkpoint(model: str) -> tuple[str, int | None]:
 def trends(runs: list[RunInfo]) -> list[dict[str, Any]]:
     """A trend chart per (model family, task) with at least two points: checkpoints
     of one family by step (latest run of each), or one model's runs in time order."""
-    catalog = _catalog()
+    catalog = _catalog() if any(not r.layout for r in runs if r.status == "complete") else None
     complete = sorted((r for r in runs if r.status == "complete"), key=lambda r: r.started)
     tasks = sorted({t for r in complete for t in r.tasks if t in r.results})
     out = []
@@ -160,7 +160,7 @@ def _trend_points(task: str, members: list[tuple[RunInfo, int | None]], catalog:
         series = [(float(i), r.when, r) for i, (r, _) in enumerate(members)]
     for x, label, r in series:
         row = r.results[task]
-        metric = main_metric(task, row, catalog)
+        metric = main_metric(task, row, catalog, r.layout)
         value = row.get(metric) if metric else None
         if isinstance(value, (int, float)) and value == value:
             se = row.get(f"{metric}_stderr")
@@ -188,9 +188,8 @@ def metric_rows(run: RunInfo, sample_tasks: set[str]) -> list[dict[str, Any]]:
 
 def flip_data(store: Store, task: str, run: RunInfo, runs_by_id: dict[str, RunInfo]) -> dict[str, Any]:
     """Per-doc scores of the other complete runs of this task, for the flip filter."""
-    scores: dict[str, dict[str, float]] = {}
-    for run_id, doc_id, score in store.conn.execute(
-            "SELECT run_id, doc_id, score FROM samples WHERE task=? AND run_id<>?", (task, run.run_id)):
+    scores: dict[str, dict[str, float | None]] = {}
+    for run_id, doc_id, score in store.task_scores(task, run.run_id):
         if run_id in runs_by_id and runs_by_id[run_id].status == "complete":
             scores.setdefault(run_id, {})[str(doc_id)] = score
     others = sorted(scores, key=lambda r: -runs_by_id[r].started)[:MAX_FLIP_RUNS]
@@ -212,7 +211,7 @@ def build_site(store_path: str | Path, out: str | Path, leaderboards_folder: Pat
         for f in ("site.css", "site.js"):
             shutil.copyfile(HERE / "static" / f, assets / f)
         generated = time.strftime("%Y-%m-%d %H:%M")
-        common = {"generated": generated, "store": str(store_path)}
+        common = {"generated": generated, "store": store.where}
         try:
             specs = load_leaderboards(leaderboards_folder)
         except ConfigError:
@@ -245,8 +244,7 @@ def build_site(store_path: str | Path, out: str | Path, leaderboards_folder: Pat
 def _write_run(store: Store, env: Environment, folder: Path, run: RunInfo, runs_by_id: dict[str, RunInfo],
                common: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    tasks = [t for (t,) in store.conn.execute("SELECT DISTINCT task FROM samples WHERE run_id=? ORDER BY task",
-                                              (run.run_id,))]
+    tasks = store.sample_tasks(run.run_id)
     _write(folder / "index.html", env.get_template("run.html.j2").render(
         root="../../", run=run, metrics=metric_rows(run, set(tasks)), tasks=tasks, slug=slug, **common))
     page = env.get_template("samples.html.j2")
