@@ -150,15 +150,27 @@ def test_the_ci_workflow_uses_real_commands():
 
 
 def test_by_group_prefers_the_group_the_run_asked_for():
-    from evalkit.report.compare import RunScores, compare, group_of
+    from evalkit.report.compare import RunScores, compare
+    from evalkit.run.layout import group_of as layout_group_of
+    from evalkit.run.layout import run_layout
     from evalkit.spec.taskspec import load_catalog
 
     cat = load_catalog()
-    default = group_of(())
+    default = layout_group_of(cat, ())
     # a leaf in two groups, and the group that pooling would not pick by itself
     leaf, other = next((leaf, g) for leaf in sorted(default) for g in sorted(cat.groups)
                        if g != default[leaf] and leaf in cat.expand(g))
-    a = RunScores("a", "m", "r1", {leaf: {0: 1.0, 1: 0.0}}, requested=(other,))
+    a = RunScores("a", "m", "r1", {leaf: {0: 1.0, 1: 0.0}}, requested=(other,), layout=run_layout(cat, [other], [leaf]))
     assert [t.task for t in compare(a, a, by="group").tasks] == [other]
-    b = RunScores("b", "m", "r2", {leaf: {0: 1.0, 1: 0.0}})
+    b = RunScores("b", "m", "r2", {leaf: {0: 1.0, 1: 0.0}}, layout=run_layout(cat, [leaf], [leaf]))
     assert [t.task for t in compare(b, b, by="group").tasks] == [default[leaf]]
+
+
+def test_by_group_never_reads_todays_yaml_for_a_run_without_its_layout():
+    from evalkit.core.errors import ConfigError
+    from evalkit.report.compare import RunScores, compare
+
+    old = RunScores("old", "m", "r0", {"bbh_navigate": {0: 1.0, 1: 0.0}})
+    with pytest.raises(ConfigError, match="stored none"):
+        compare(old, old, by="group")
+    assert [t.task for t in compare(old, old).tasks] == ["bbh_navigate"]

@@ -17,7 +17,6 @@ from evalkit.core.errors import ConfigError, DataError, StoreError
 from evalkit.core.registry import suggest
 from evalkit.report.stats import PairedTest, holm, paired_test
 from evalkit.store import Store
-from evalkit.run.layout import group_of as layout_group_of
 from evalkit.store import is_postgres, open_reader
 
 LATEST = "latest:"
@@ -137,7 +136,7 @@ def _from_dir(path: Path, label: str) -> RunScores:
                 raise DataError(f"{f}:{lineno}: a sample line needs task, doc_id and score") from None
     config = payload.get("config", {})
     return RunScores(label, str(config.get("model", "?")), payload.get("run_id"), scores, config.get("task_specs", {}),
-                     tuple(config.get("tasks") or ()))
+                     tuple(config.get("tasks") or ()), payload.get("layout") or {})
 
 
 # -- comparing --------------------------------------------------------------
@@ -161,31 +160,13 @@ def select_tasks(baseline: RunScores, candidate: RunScores, only: list[str] | No
 
 
 def _expand(name: str, stored: dict[str, list[str]]) -> list[str]:
-    """A group's leaves as the runs stored them; today's YAML only for runs that stored none."""
-    if name in stored:
-        return list(stored[name])
-    from evalkit.spec.taskspec import load_catalog
-
-    try:
-        return load_catalog().expand(name)
-    except ConfigError:
-        return [name]
+    """A group's leaves as the runs stored them (never today's YAML: a run compares as it was run)."""
+    return list(stored.get(name, [name]))
 
 
 def _names(scores: dict[str, Any]) -> str:
     names = sorted(scores)
     return (", ".join(names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "")) or "no samples"
-
-
-def group_of(requested: tuple[str, ...]) -> dict[str, str]:
-    """leaf task -> its pooling group from today's task YAML (for results dirs and runs stored
-    before groups were saved with the run)."""
-    from evalkit.spec.taskspec import load_catalog
-
-    try:
-        return layout_group_of(load_catalog(), requested)
-    except ConfigError:
-        return {}
 
 
 def stored_group_of(*runs: RunScores) -> dict[str, str]:
@@ -232,8 +213,11 @@ def compare(baseline: RunScores, candidate: RunScores, tasks: list[str] | None =
         raise ConfigError(f"unknown --by '{by}'; use task or group")
     notes = _notes(baseline, candidate, select_tasks(baseline, candidate, None))
     if by == "group":
-        stored = [r for r in (baseline, candidate) if r.layout.get("group_of") is not None]
-        groups = stored_group_of(*stored) if len(stored) == 2 else group_of(baseline.requested + candidate.requested)
+        missing = [r.label for r in (baseline, candidate) if r.layout.get("group_of") is None]
+        if missing:
+            raise ConfigError(f"--by group needs the groups each run was made with, and {', '.join(missing)} "
+                              "stored none (made before evalkit saved run layouts); compare --by task, or re-run it")
+        groups = stored_group_of(baseline, candidate)
         baseline, candidate = pool_by_group(baseline, groups), pool_by_group(candidate, groups)
     if not 0 < alpha < 1:
         raise ConfigError(f"--alpha must be between 0 and 1, got {alpha}")

@@ -74,17 +74,6 @@ def lm_eval_results(run: dict[str, Any], groups: dict[str, list[str]]) -> dict[s
     }
 
 
-def _groups(requested: list[str], results: dict[str, Any]) -> dict[str, list[str]]:
-    """Groups from today's task YAML, for runs stored without their own."""
-    from evalkit.spec.taskspec import load_catalog
-
-    try:
-        catalog = load_catalog()
-    except ConfigError:
-        return {}
-    return {g: list(catalog.groups[g].tasks) for g in catalog.subgroups(requested) if g in results}
-
-
 def export_run(ref: str, store_path: str | Path, fmt: str = "lm-eval", output: str | None = None) -> str:
     """Write the export of run ``ref`` (a run id or latest:MODEL); returns where it went ('-' = stdout text)."""
     if fmt not in FORMATS:
@@ -98,8 +87,8 @@ def export_run(ref: str, store_path: str | Path, fmt: str = "lm-eval", output: s
     if run["status"] != "complete":
         raise StoreError(f"run {run_id} is {run['status']}, not complete; nothing to export")
     stored = (run.get("layout") or {}).get("groups")
-    groups = ({g: m for g, m in stored.items() if g in (run["results"] or {})} if stored is not None
-              else _groups(run["tasks"], run["results"] or {}))  # runs stored before their layout was
+    # A run stored before evalkit saved run layouts exports its tasks without group membership.
+    groups = {g: m for g, m in (stored or {}).items() if g in (run["results"] or {})}
     payload = lm_eval_results(run, groups)
     text = json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n"
     if output == "-":

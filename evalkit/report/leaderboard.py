@@ -142,46 +142,27 @@ class Board:
         return self.spec.models.get(model, model)
 
 
-def main_metric(task: str, row: dict[str, Any], catalog: Any, layout: dict[str, Any] | None = None) -> str | None:
-    """The metric a task is ranked on: as the run stored it, else its spec's metric (runs stored
-    before v2 of the schema), else the first metric in its results row."""
+def main_metric(task: str, row: dict[str, Any], layout: dict[str, Any] | None = None) -> str | None:
+    """The metric a task is ranked on: as the run stored it, else (a run stored before evalkit saved
+    run layouts) the first metric in its results row -- never today's YAML."""
     stored = (layout or {}).get("main_metric") or {}
     if stored.get(task) in row:
         return stored[task]
-    if catalog is not None and not stored:
-        if task in catalog.tasks:
-            return catalog.tasks[task].metric
-        if task in catalog.groups:
-            metrics = {catalog.tasks[t].metric for t in catalog.expand(task)}
-            if len(metrics) == 1:
-                return metrics.pop()
     return next((k for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
                  and not k.endswith("_stderr") and k not in ("n", "n_errors", "subtasks")), None)
 
 
-def _catalog() -> Any:
-    from evalkit.spec.taskspec import load_catalog
-
-    try:
-        return load_catalog()
-    except ConfigError:
-        return None  # a broken task file elsewhere must not hide the leaderboard
-
-
 def latest_cells(store: Store, tasks: list[BoardTask]) -> dict[tuple[str, str], Cell]:
     """(model, task) -> the cell from the latest complete run of that model with that task and metric."""
-    catalog, loaded = None, False
     cells: dict[tuple[str, str], Cell] = {}
     for run in store.run_records(status="complete"):
         run_id, model, results = run["run_id"], run["model"], run["results"] or {}
         limited = (run["config"] or {}).get("limit") is not None
-        if not loaded and not run.get("layout"):
-            catalog, loaded = _catalog(), True  # only runs stored without their layout need today's YAML
         for t in tasks:
             row = results.get(t.task)
             if not isinstance(row, dict):
                 continue
-            metric = t.metric or main_metric(t.task, row, catalog, run.get("layout"))
+            metric = t.metric or main_metric(t.task, row, run.get("layout"))
             value = row.get(metric) if metric else None
             if not isinstance(value, (int, float)) or value != value:
                 continue

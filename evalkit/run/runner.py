@@ -186,7 +186,7 @@ def run(cfg: RunConfig) -> RunResult:
                                   "samples_from_cache": generator.cached_samples}
         payload = {"run_id": run_id, "results": results, "breakdown": breakdowns,
                    "groups": {g: list(catalog.groups[g].tasks) for g in catalog.subgroups(cfg.tasks)},
-                   "config": config}
+                   "layout": layout, "config": config}
         all_records = [r for recs in records.values() for r in recs]
         store.finish_run(run_id, payload["results"], rows, all_records, config)
     except BaseException as exc:

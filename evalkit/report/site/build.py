@@ -24,7 +24,7 @@ from markupsafe import Markup
 from evalkit.report.compare import open_store
 from evalkit.core.errors import ConfigError, StoreError
 from evalkit.report.leaderboard import BoardTask, Cell, build_board, fmt_cell, board_rows, latest_cells, load_leaderboards
-from evalkit.report.leaderboard import _catalog, main_metric
+from evalkit.report.leaderboard import main_metric
 from evalkit.report.site.svg import Bar, Point, bar_chart, trend_chart
 from evalkit.store import Store
 
@@ -132,7 +132,6 @@ def checkpoint(model: str) -> tuple[str, int | None]:
 def trends(runs: list[RunInfo]) -> list[dict[str, Any]]:
     """A trend chart per (model family, task) with at least two points: checkpoints
     of one family by step (latest run of each), or one model's runs in time order."""
-    catalog = _catalog() if any(not r.layout for r in runs if r.status == "complete") else None
     complete = sorted((r for r in runs if r.status == "complete"), key=lambda r: r.started)
     tasks = sorted({t for r in complete for t in r.tasks if t in r.results})
     out = []
@@ -143,7 +142,7 @@ def trends(runs: list[RunInfo]) -> list[dict[str, Any]]:
                 fam, step = checkpoint(r.model)
                 families.setdefault(fam, []).append((r, step))
         for fam, members in sorted(families.items()):
-            points = _trend_points(task, members, catalog)
+            points = _trend_points(task, members)
             if len(points) >= 2:
                 metric = points[0][1]
                 out.append({"task": task, "family": fam,
@@ -151,7 +150,7 @@ def trends(runs: list[RunInfo]) -> list[dict[str, Any]]:
     return out
 
 
-def _trend_points(task: str, members: list[tuple[RunInfo, int | None]], catalog: Any) -> list[tuple[Point, str]]:
+def _trend_points(task: str, members: list[tuple[RunInfo, int | None]]) -> list[tuple[Point, str]]:
     stepped = {r.model: (r, s) for r, s in members if s is not None}  # latest run of each checkpoint
     points = []
     if len(stepped) >= 2:
@@ -160,7 +159,7 @@ def _trend_points(task: str, members: list[tuple[RunInfo, int | None]], catalog:
         series = [(float(i), r.when, r) for i, (r, _) in enumerate(members)]
     for x, label, r in series:
         row = r.results[task]
-        metric = main_metric(task, row, catalog, r.layout)
+        metric = main_metric(task, row, r.layout)
         value = row.get(metric) if metric else None
         if isinstance(value, (int, float)) and value == value:
             se = row.get(f"{metric}_stderr")
