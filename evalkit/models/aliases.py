@@ -100,14 +100,3 @@ def resolve_model_path(target: str) -> str:
     return target
 
 
-def folder_fingerprint(path: str) -> str | None:
-    """sha256 of a local model folder's file names and sizes: a changed
-    checkpoint at the same path must not hit the old cache entries."""
-    import hashlib
-    import json
-
-    folder = Path(path)
-    if not folder.is_dir():
-        return None
-    sizes = sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file())
-    return hashlib.sha256(json.dumps(sizes).encode()).hexdigest()

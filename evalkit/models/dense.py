@@ -10,7 +10,6 @@ the chunk size and ``top_k`` rather than by the corpus.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from evalkit.core.errors import ConfigError
+from evalkit.core.hashing import folder_fingerprint
 from evalkit.core.types import Passage
 from evalkit.core.types import text_sha256 as text_key
 from evalkit.core.registry import storages
@@ -47,17 +47,6 @@ def packaged_model_path(package: str = MINILM_PACKAGE) -> Path:
     return path
 
 
-def folder_fingerprint(path: Path) -> str:
-    """sha256 over every file's relative path and bytes: the model's identity on disk."""
-    h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        h.update(str(f.relative_to(path)).encode() + b"\0")
-        with f.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
-
-
 class SentenceTransformerModel:
     """A sentence-transformers model, loaded on first use so a fully cached run never loads it."""
 
@@ -75,7 +64,7 @@ class SentenceTransformerModel:
         self.device, self.batch_size, self.max_seq_length, self.revision = device, batch_size, max_seq_length, revision
         # A local folder is identified by its bytes; a hub name only by name and
         # revision, so pin a revision when caching vectors of a hub model.
-        source = folder_fingerprint(Path(name_or_path)) if self.local else f"{self.name_or_path}@{revision or 'main'}"
+        source = folder_fingerprint(Path(name_or_path), content=True) if self.local else f"{self.name_or_path}@{revision or 'main'}"
         self.identity = f"sentence-transformers:{source}:max_seq_length={max_seq_length}"
         self._model = None
 

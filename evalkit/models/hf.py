@@ -16,7 +16,8 @@ from evalkit.models.autobatch import AUTO_START, BatchSizer
 from evalkit.models.base import BaseBackend, Progress, truncate_at_stop
 from evalkit.models.hf_loaded import adapter_sha256, loaded_identity, resolve_chat_template, with_adapter
 from evalkit.core.errors import BackendError, ConfigError
-from evalkit.models.aliases import folder_fingerprint, resolve_model_path
+from evalkit.core.hashing import folder_fingerprint
+from evalkit.models.aliases import resolve_model_path
 from evalkit.core.types import Generation, Loglikelihood, LoglikelihoodRequest, Request
 
 

@@ -33,7 +33,8 @@ from typing import Any, Callable, ClassVar, Iterator, Sequence
 
 from evalkit.models.base import BaseBackend, Progress
 from evalkit.core.errors import BackendError, ConfigError
-from evalkit.models.aliases import folder_fingerprint, resolve_model_path
+from evalkit.core.hashing import folder_fingerprint
+from evalkit.models.aliases import resolve_model_path
 from evalkit.core.registry import backends
 from evalkit.core.types import Generation, Loglikelihood, LoglikelihoodRequest, Request
 
