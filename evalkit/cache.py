@@ -78,8 +78,12 @@ class CachedGenerator:
             on_total(len(missing))
         fresh: dict[str, tuple[str, str, int, int]] = {}
         if missing:
+            add_tokens = getattr(progress, "add_tokens", None)  # progress.Tracker counts tokens/s
+
             def keep(ks: list[str], gen: Generation) -> None:
                 self._commit(ks, gen)
+                if add_tokens:
+                    add_tokens(gen.usage.get("completion_tokens", 0))
                 for k, (t, fr) in zip(ks, _pairs(gen)):
                     fresh[k] = (t, fr, gen.usage.get("prompt_tokens", 0), 0)
 

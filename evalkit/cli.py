@@ -45,8 +45,12 @@ def run(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing results.json in --output."),
     critic: bool = typer.Option(False, "--critic", help="CRITIC: verify each answer with a tool, critique and revise it (generate tasks)."),
     max_rounds: Optional[int] = typer.Option(None, "--max-rounds", help="CRITIC revision rounds (default: the task's, else 3)."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show library warnings on stderr (default: they go to the log file)."),
 ) -> None:
     """Evaluate MODEL on TASKS; print a results table and store the run."""
+    from evalkit.library_logs import route
+
+    route(verbose)
     from evalkit.backends import parse_model_args
     from evalkit.report import print_results
     from evalkit.runner import RunConfig, run as do_run

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from evalkit.engine_settings import differences
 from evalkit.errors import ConfigError, DataError, StoreError
 from evalkit.registry import suggest
 from evalkit.stats import PairedTest, holm, paired_test
@@ -31,6 +32,7 @@ class RunScores:
     scores: dict[str, dict[Any, float]]  # task -> doc_id ("task/doc_id" when pooled by group) -> score
     spec_hashes: dict[str, Any] = field(default_factory=dict)  # task -> spec/prompt hashes, for warnings
     requested: tuple[str, ...] = ()  # the task and group names the run was asked for
+    engine: dict[str, Any] | None = None  # config.engine: engine, dtype, tokenizer settings
 
 
 @dataclass
@@ -111,7 +113,7 @@ def _from_store(store: Store, run_id: str, label: str) -> RunScores:
     for task, doc_id, score in store.conn.execute("SELECT task, doc_id, score FROM samples WHERE run_id=?", (run_id,)):
         scores.setdefault(task, {})[int(doc_id)] = float(score or 0.0)
     return RunScores(label, run["model"], run_id, scores, (run["config"] or {}).get("task_specs", {}),
-                     tuple(run["tasks"] or ()))
+                     tuple(run["tasks"] or ()), (run["config"] or {}).get("engine"))
 
 
 def _from_dir(path: Path, label: str) -> RunScores:
@@ -137,7 +139,7 @@ def _from_dir(path: Path, label: str) -> RunScores:
                 raise DataError(f"{f}:{lineno}: a sample line needs task, doc_id and score") from None
     config = payload.get("config", {})
     return RunScores(label, str(config.get("model", "?")), payload.get("run_id"), scores, config.get("task_specs", {}),
-                     tuple(config.get("tasks") or ()))
+                     tuple(config.get("tasks") or ()), config.get("engine"))
 
 
 # -- comparing --------------------------------------------------------------
@@ -255,6 +257,10 @@ def _notes(baseline: RunScores, candidate: RunScores, names: list[str]) -> list[
     changed = [t for t in names if _hash(baseline, t) and _hash(candidate, t) and _hash(baseline, t) != _hash(candidate, t)]
     if changed:
         notes.append(f"task spec or prompt differs between the runs for: {', '.join(changed[:10])}")
+    engine = differences(baseline.engine, candidate.engine)
+    if engine:
+        notes.append("the runs differ in engine settings, so a score change may come from the engine, "
+                     f"not the model: {'; '.join(engine)}")
     return notes
 
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalkit.errors import ConfigError
 from evalkit.registry import suggest
+from evalkit.run_label import display_model
 from evalkit.store import Store
 
 Z95 = 1.96
@@ -172,7 +173,9 @@ def latest_cells(store: Store, tasks: list[BoardTask]) -> dict[tuple[str, str], 
     cells: dict[tuple[str, str], Cell] = {}
     for run_id, model, results_json, config_json in rows:
         results = json.loads(results_json or "{}")
-        limited = json.loads(config_json or "{}").get("limit") is not None
+        config = json.loads(config_json or "{}")
+        limited = config.get("limit") is not None
+        model = display_model(model, config)  # a replay shows as the model that produced it
         for t in tasks:
             row = results.get(t.task)
             if not isinstance(row, dict):

@@ -17,6 +17,7 @@ from typing import Any
 from evalkit.backends import load_backend, parse_model
 from evalkit.cache import CachedGenerator
 from evalkit.data import data_dir, load_docs
+from evalkit.engine_settings import engine_settings
 from evalkit.errors import ConfigError
 from evalkit.evaluators.context import EvalContext, TaskRun
 from evalkit.prompts import PromptBuilder
@@ -136,6 +137,9 @@ def run(cfg: RunConfig) -> RunResult:
                                      "n_docs": len(t.docs)} for t in task_runs},
         "data_dir": str(root) if root else None, "environment": environment(),
     }
+    source = getattr(backend, "source_model", None)
+    if callable(source) and source():  # a replay: leaderboards and the site name the model that produced it
+        config["source_model"] = source()
     store.start_run(run_id, cfg.model, cfg.tasks, config)
     try:
         t_eval = time.time()
@@ -152,6 +156,7 @@ def run(cfg: RunConfig) -> RunResult:
         t_done = time.time()
         config["timings"] = {"prepare_s": t_load - t0, "model_load_s": t_eval - t_load, "evaluate_s": t_done - t_eval,
                              "total_s": t_done - t0}
+        config["engine"] = engine_settings(backend)  # compare warns when two runs' engines differ
         if generator is not None:
             config["requests"] = {"sent": generator.sent_requests, "samples_generated": generator.sent_samples,
                                   "samples_from_cache": generator.cached_samples}

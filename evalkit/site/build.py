@@ -25,6 +25,7 @@ from evalkit.compare import open_store
 from evalkit.errors import ConfigError, StoreError
 from evalkit.leaderboard import BoardTask, Cell, build_board, fmt_cell, board_rows, latest_cells, load_leaderboards
 from evalkit.leaderboard import _catalog, main_metric
+from evalkit.run_label import display_model
 from evalkit.site.svg import Bar, Point, bar_chart, trend_chart
 from evalkit.store import Store
 
@@ -91,7 +92,9 @@ def _text(v: Any) -> str:
 def load_runs(store: Store) -> list[RunInfo]:
     rows = store.conn.execute(
         "SELECT run_id, model, tasks, status, started, finished, config, results FROM runs ORDER BY started DESC")
-    return [RunInfo(r, m, json.loads(t), s, st, f, json.loads(c or "{}"), json.loads(res or "{}"), slug(r))
+    # A replay is labelled with the model that produced its outputs.
+    return [RunInfo(r, display_model(m, json.loads(c or "{}")), json.loads(t), s, st, f, json.loads(c or "{}"),
+                    json.loads(res or "{}"), slug(r))
             for r, m, t, s, st, f, c, res in rows]
 
 
