@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 LIBRARIES = ("transformers", "torch", "sentence_transformers", "huggingface_hub", "datasets", "accelerate",
@@ -35,6 +36,7 @@ def route(verbose: bool = False) -> Path | None:
     # Weight-loading progress bars (tqdm) read this when transformers is imported.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("VLLM_CONFIGURE_LOGGING", "0")  # else vLLM puts its own stderr handler back
     handler = logging.FileHandler(path, delay=True, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.captureWarnings(True)  # warnings.warn -> the "py.warnings" logger
@@ -42,16 +44,24 @@ def route(verbose: bool = False) -> Path | None:
         logger = logging.getLogger(name)
         logger.handlers = [handler]
         logger.propagate = False
-    _transformers(handler)
+    global _HANDLER
+    _HANDLER = handler
+    if "transformers" in sys.modules:
+        adopt_transformers()
     return path
 
 
-def _transformers(handler: logging.Handler) -> None:
-    """transformers installs its own stderr handler on first use; swap it for ours."""
-    try:
-        from transformers.utils import logging as tlog
-    except ImportError:
+_HANDLER: logging.Handler | None = None
+
+
+def adopt_transformers() -> None:
+    """transformers installs its own stderr handler on first use; swap it for
+    ours. Called by the backends that import transformers (importing it here
+    would slow down every model-free run)."""
+    if _HANDLER is None:
         return
+    from transformers.utils import logging as tlog
+
     tlog.disable_default_handler()
-    tlog.add_handler(handler)
+    tlog.add_handler(_HANDLER)
     tlog.disable_progress_bar()

@@ -128,6 +128,7 @@ def test_library_warnings_go_to_the_log_file(monkeypatch, tmp_path):
         assert "a library warning" in text and "deprecated thing" in text
         assert library_logs.route(verbose=True) is None
     finally:
+        library_logs._HANDLER = None
         logging.captureWarnings(False)
         for n, (handlers, prop) in saved.items():
             logging.getLogger(n).handlers, logging.getLogger(n).propagate = handlers, prop

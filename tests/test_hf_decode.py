@@ -60,3 +60,21 @@ def test_greedy_decoder_matches_generate_per_prompt(backend, data_dir):
         want = truncate_at_stop(backend.tok.decode(toks, skip_special_tokens=True), req.params.stop)
         assert gen.texts == [want], (req.task, req.doc_id)
         assert gen.usage["completion_tokens"] <= req.params.max_tokens
+
+
+def test_dtype_model_arg_loads_and_is_recorded():
+    from evalkit.backends.hf import HFBackend
+
+    be = HFBackend("smollm2-135m", dtype="bfloat16")
+    settings = be.engine_settings()
+    assert settings["engine"] == "hf" and settings["dtype"] == "bfloat16"
+    assert settings["tokenizer"]["add_special_tokens"] is False
+
+
+@pytest.mark.parametrize("dtype", ["float33", "fp32", "auto_"])
+def test_unknown_dtype_is_a_config_error_before_loading(dtype):
+    from evalkit.backends.hf import HFBackend
+    from evalkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown dtype"):
+        HFBackend("no/such-model", dtype=dtype)

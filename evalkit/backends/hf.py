@@ -29,6 +29,10 @@ class HFBackend(BaseBackend):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from evalkit.library_logs import adopt_transformers
+
+        adopt_transformers()  # its warnings go to the log file unless --verbose
+
         if dtype != "auto" and not isinstance(getattr(torch, str(dtype), None), torch.dtype):
             raise ConfigError(f"hf backend: unknown dtype '{dtype}'; use float32, bfloat16, float16 or auto")
         self.torch = torch

@@ -303,6 +303,10 @@ class VLLMBackend(BaseBackend):
         if self._tok is None:
             from transformers import AutoTokenizer
 
+            from evalkit.library_logs import adopt_transformers
+
+            adopt_transformers()
+
             kw = self.engine_kwargs
             self._tok = AutoTokenizer.from_pretrained(
                 kw.get("tokenizer") or self.path,
