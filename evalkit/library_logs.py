@@ -37,14 +37,17 @@ def route(verbose: bool = False) -> Path | None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     os.environ.setdefault("VLLM_CONFIGURE_LOGGING", "0")  # else vLLM puts its own stderr handler back
-    handler = logging.FileHandler(path, delay=True, encoding="utf-8")
+    global _HANDLER
+    if _HANDLER is not None and getattr(_HANDLER, "baseFilename", None) == os.path.abspath(path):
+        handler = _HANDLER  # routed already (several runs in one process): keep one open file
+    else:
+        handler = logging.FileHandler(path, delay=True, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.captureWarnings(True)  # warnings.warn -> the "py.warnings" logger
     for name in LIBRARIES:
         logger = logging.getLogger(name)
         logger.handlers = [handler]
         logger.propagate = False
-    global _HANDLER
     _HANDLER = handler
     if "transformers" in sys.modules:
         adopt_transformers()
