@@ -13,7 +13,7 @@ import os
 from typing import Any, Callable
 
 from evalkit.backends.base import BaseBackend, Progress, truncate_at_stop
-from evalkit.backends.hf_decode import Done, GreedyDecoder, Row
+from evalkit.backends.hf_decode import Done, GreedyDecoder, Row, cache_kwarg
 from evalkit.engine_settings import encode_prompt, tokenizer_settings
 from evalkit.errors import BackendError, ConfigError
 from evalkit.models import folder_fingerprint, resolve_model_path
@@ -189,7 +189,7 @@ class HFBackend(BaseBackend):
         if prefix:
             cache = copy.deepcopy(self._prefix_cache(prefix))
             cache.batch_repeat_interleave(len(rows))
-            kwargs["cache"] = cache
+            kwargs[cache_kwarg(self.model)] = cache
         total = len(prefix) + width
         sampler = _RowSampler([r for r, _, _ in rows], [k for _, k, _ in rows], self.device)
         stopper = _StopOnStrings(self.tok, [r.params for r, _, _ in rows], total)

@@ -44,6 +44,14 @@ class Done:
     n_tokens: int
 
 
+def cache_kwarg(model) -> str:
+    """The forward argument that takes a KV cache: ``cache`` from transformers
+    5.2x (which warns on the old name), ``past_key_values`` before."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 def _layer_class():
     from transformers.cache_utils import DynamicLayer
 
@@ -113,6 +121,7 @@ class GreedyDecoder:
         self.pad = pad
         self.device = device
         self.n_layers = model.config.num_hidden_layers
+        self.cache_kw = cache_kwarg(model)
         self._prefix: tuple[tuple[int, ...], list[tuple[Any, Any]]] | None = None
 
     def run(self, groups: list[list[Row]], on_done: Callable[[Row, Done], None]) -> None:
@@ -148,7 +157,7 @@ class GreedyDecoder:
                     cache, mask = self._trim(cache, mask)
                 mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
                 out = self.model(input_ids=last[:, None], attention_mask=mask, position_ids=pos[:, None],
-                                 cache=cache, use_cache=True)
+                                 use_cache=True, **{self.cache_kw: cache})
                 last = out.logits[:, -1].argmax(-1)
                 pos = pos + 1
 
@@ -185,7 +194,7 @@ class GreedyDecoder:
         if self._prefix is None or self._prefix[0] != prefix:
             ids = self.torch.tensor([list(prefix)], device=self.device)
             cache = new_cache(self.n_layers)
-            self.model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
+            self.model(input_ids=ids, use_cache=True, logits_to_keep=1, **{self.cache_kw: cache})
             self._prefix = (prefix, _kv(cache))
         return self._prefix[1]
 
@@ -207,8 +216,8 @@ class GreedyDecoder:
         else:
             cache, mask = new_cache(self.n_layers), own
         positions = (p + own.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache,
-                         use_cache=True, logits_to_keep=1)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                         logits_to_keep=1, **{self.cache_kw: cache})
         nxt_pos = torch.tensor([len(r.ids) for r in rows], device=self.device)
         return cache, mask, nxt_pos, out.logits[:, -1]
 
