@@ -32,8 +32,19 @@ install-browser:
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	else echo "install Chromium at /usr/bin/chromium (or set EVALKIT_CHROMIUM) for the site browser test"; fi
 
+# The first run a user sees: BBH chain-of-thought, one question from each of
+# the 27 subtasks, on the packaged SmolLM2-135M through transformers (greedy,
+# float32); prompts of all subtasks share batches of 8. A plain progress line
+# every ~10 s shows the run is alive under `| tee` and in CI logs.
+DEMO_MODEL ?= smollm2-135m
+DEMO_ARGS  ?= --tasks bbh --limit 1 --batch-size 8
 demo:
-	$(BIN)/evalkit run --model smollm2-135m --tasks bbh --limit 3 --data-dir $(DATA) --output out/demo --overwrite
+	$(BIN)/evalkit run --model $(DEMO_MODEL) $(DEMO_ARGS) --data-dir $(DATA) --output out/demo --overwrite
+	@echo ""
+	@echo "next:"
+	@echo "  $(BIN)/evalkit site build --out out/site        # leaderboards, charts and every sample; open out/site/index.html"
+	@echo "  $(BIN)/evalkit run --model $(DEMO_MODEL) $(DEMO_ARGS) --data-dir $(DATA) --model-args dtype=bfloat16 --output out/demo-bf16 --overwrite"
+	@echo "  $(BIN)/evalkit compare out/demo out/demo-bf16   # paired test per subtask; warns that the dtypes differ"
 
 # The vLLM lane runs in its own venv (.venv-vllm, `make install-vllm`). In CI
 # (CI set) a missing lane is an error, never a silent skip.

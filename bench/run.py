@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark against its anchor and rewrite bench/README.md's table.
 
-usage: run.py [--repeats N] [--repeats-of NAME=N,...] [--only bbh,math,code,retrieval,nsampling,store]
+usage: run.py [--repeats N] [--repeats-of NAME=N,...] [--only bbh,math,code,retrieval,nsampling,store,hf_throughput]
 
 --repeats-of gives one bench its own count (a cold SciFact run beside mteb is
 ~10 minutes a round on two cores); the table says which count each used.
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import bbh_overhead
 import code_execution
+import hf_throughput
 import math_grading
 import nsampling
 import retrieval
@@ -24,7 +25,8 @@ from common import OUT
 
 HERE = Path(__file__).resolve().parent
 BENCHES = {"bbh": bbh_overhead.main, "math": math_grading.main, "code": code_execution.main,
-           "retrieval": retrieval.main, "nsampling": nsampling.main, "store": store_backends.main}
+           "retrieval": retrieval.main, "nsampling": nsampling.main, "store": store_backends.main,
+           "hf_throughput": hf_throughput.main}
 MARK = "<!-- bench-table -->"
 
 
@@ -45,6 +47,9 @@ def notes(r: dict) -> str:
         out.append(f"{r['samples_per_s']:.0f} samples/s written (ratio: SQLite's rate / this one's)")
     if "same_metrics_every_run" in r:
         out.append(f"anchor; same metrics every run: {r['same_metrics_every_run']}")
+    if "tokens_per_s" in r:
+        out.append(f"{r['tokens_per_s']:.1f} generated tokens/s ({r['tokens']} tokens, CPU {r['cpu_s']:.0f} s); "
+                   f"same texts as the bare loop: {r['same_texts_as_bare']}")
     if "identical_texts" in r:
         out.append(f"prompt tokens {r['prompt_tokens']}, prefilled {r['prefilled']}, prefix-cache hits "
                    f"{r['cache_hits']}, generated {r['generated']}; identical texts {r['identical_texts']}")

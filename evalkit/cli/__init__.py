@@ -66,8 +66,12 @@ def run(
     fewshot: Optional[str] = typer.Option(None, "--fewshot", help="Exemplar selection: fixed, random, knn, skill-knn."),
     fewshot_pool: Optional[int] = typer.Option(None, "--fewshot-pool", help="Draw exemplars from a seeded sample of N pool items (default: the whole pool)."),
     fewshot_embedder: Optional[str] = typer.Option(None, "--fewshot-embedder", help="Embedding model for knn/skill-knn: minilm (default) or st:PATH."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show library warnings on stderr (default: they go to the log file)."),
 ) -> None:
     """Evaluate MODEL on TASKS; print a results table and store the run."""
+    from evalkit.core.logs import route
+
+    route(verbose)
     from evalkit.report import sinks
     from evalkit.models import parse_model_args
     from evalkit.spec.overrides import Overrides, parse_gen_kwargs, run_model_args

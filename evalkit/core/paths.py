@@ -30,3 +30,11 @@ def default_data_dir() -> Path:
     if env:
         return Path(env)
     return REPO_DIR.parent / "shared" / "data"
+
+
+def cache_dir() -> Path:
+    """Where converted models and embedding caches live (EVALKIT_CACHE to move it)."""
+    root = os.environ.get("EVALKIT_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "evalkit"
+    )
+    return Path(root)

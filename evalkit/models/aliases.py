@@ -8,12 +8,12 @@ cached safetensors folder that every later load (hf or vllm) uses.
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from evalkit.core.errors import ConfigError
+from evalkit.core.paths import cache_dir
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -22,14 +22,6 @@ ALIASES = {
     "smollm2-135m": "hf:smollm2-135m",
     "minilm": "st:minilm",
 }
-
-
-def cache_dir() -> Path:
-    """Where converted models and embedding caches live (EVALKIT_CACHE to move it)."""
-    root = os.environ.get("EVALKIT_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "evalkit"
-    )
-    return Path(root)
 
 
 def smollm2_gguf_path() -> Path:

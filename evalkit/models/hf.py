@@ -19,6 +19,8 @@ from evalkit.core.errors import BackendError, ConfigError
 from evalkit.core.hashing import folder_fingerprint
 from evalkit.models.aliases import resolve_model_path
 from evalkit.core.types import Generation, Loglikelihood, LoglikelihoodRequest, Request
+from evalkit.models.hf_decode import Done, GreedyDecoder, Row, cache_kwarg
+from evalkit.models.engine_settings import encode_prompt, tokenizer_settings
 
 
 class HFBackend(BaseBackend):
@@ -32,13 +34,18 @@ class HFBackend(BaseBackend):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from evalkit.core.logs import adopt_transformers
+
+        adopt_transformers()  # its warnings go to the log file unless --verbose
+        if dtype != "auto" and not isinstance(getattr(torch, str(dtype), None), torch.dtype):
+            raise ConfigError(f"hf backend: unknown dtype '{dtype}'; use float32, bfloat16, float16 or auto")
         path = resolve_model_path(target)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
             tok = AutoTokenizer.from_pretrained(path, revision=revision, trust_remote_code=trust_remote_code)
             model = AutoModelForCausalLM.from_pretrained(
-                path, dtype=getattr(torch, dtype), revision=revision, trust_remote_code=trust_remote_code,
-                **({"device_map": device_map} if device_map else {}))
+                path, dtype="auto" if dtype == "auto" else getattr(torch, dtype), revision=revision,
+                trust_remote_code=trust_remote_code, **({"device_map": device_map} if device_map else {}))
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(f"cannot load model '{target}' ({first[:200]}); give a local model folder, "
@@ -122,6 +129,14 @@ class HFBackend(BaseBackend):
                 ident["chat_template_name"] = self.chat_template_name
         return ident
 
+    def engine_settings(self) -> dict[str, Any]:
+        """Engine, dtype and tokenizer settings for results config (see evalkit.models.engine_settings)."""
+        import transformers
+
+        return {"engine": "hf", "engine_version": transformers.__version__,
+                "dtype": str(self.model.dtype).removeprefix("torch."),
+                "tokenizer": tokenizer_settings(self.tok, False, self.chat_template if self.apply_chat_template else None)}
+
     def format_prompt(self, prompt: str) -> str:
         if not self.apply_chat_template:
             return prompt
@@ -133,13 +148,31 @@ class HFBackend(BaseBackend):
     # -- generation --------------------------------------------------------
     def generate(self, requests: list[Request], progress: Progress | None = None,
                  on_result: Callable[[int, Generation], None] | None = None) -> list[Generation]:
-        encoded = {i: self.tok(self.format_prompt(r.prompt), add_special_tokens=False)["input_ids"]
-                   for i, r in enumerate(requests)}
+        encoded = {i: encode_prompt(self.tok, self.format_prompt(r.prompt)) for i, r in enumerate(requests)}
         texts: dict[int, list[str | None]] = {i: [None] * r.params.n for i, r in enumerate(requests)}
         reasons: dict[int, list[str]] = {i: [""] * r.params.n for i, r in enumerate(requests)}
         usage = {i: {"prompt_tokens": len(encoded[i]), "completion_tokens": 0} for i in range(len(requests))}
         results: list[Generation | None] = [None] * len(requests)
-        for rows in _groups(requests, encoded):
+
+        def finish(i: int) -> None:
+            if results[i] is None and all(t is not None for t in texts[i]):
+                results[i] = Generation([t or "" for t in texts[i]], reasons[i], usage[i])
+                if on_result:
+                    on_result(i, results[i])
+                if progress:
+                    progress(1)
+
+        greedy = [i for i, r in enumerate(requests) if _rows_needed(r) == 1]
+        if greedy:
+            def done(row: Row, out: Done) -> None:
+                n = requests[row.key].params.n  # greedy: every sample is the same text
+                texts[row.key], reasons[row.key] = [out.text] * n, [out.reason] * n
+                usage[row.key]["completion_tokens"] += out.n_tokens
+                finish(row.key)
+
+            self._decoder().run(self._greedy_groups(requests, encoded, greedy), done)
+        sampled = [r if _rows_needed(r) > 1 else None for r in requests]
+        for rows in _groups(sampled, encoded):
             prefix = _shared_prefix([encoded[i] for i, _ in rows])
             run_rows = lambda batch, prefix=prefix: self._generate_rows(  # noqa: E731
                 [(requests[i], k, encoded[i]) for i, k in batch], prefix)
@@ -152,13 +185,31 @@ class HFBackend(BaseBackend):
                         texts[i][k], reasons[i][k] = text, reason
                     usage[i]["completion_tokens"] += n_new
                 for i in sorted({i for i, _ in batch}):
-                    if results[i] is None and all(t is not None for t in texts[i]):
-                        results[i] = Generation([t or "" for t in texts[i]], reasons[i], usage[i])
-                        if on_result:
-                            on_result(i, results[i])
-                        if progress:
-                            progress(1)
+                    finish(i)
         return [g for g in results if g is not None]
+
+    def _decoder(self) -> GreedyDecoder:
+        eos = set(_as_list(self.tok.eos_token_id)) | set(_as_list(getattr(self.model.generation_config, "eos_token_id", None)))
+        return GreedyDecoder(self.model, self.tok, self.batch_size, eos, self.tok.pad_token_id, self.device)
+
+    def _greedy_groups(self, requests: list[Request], encoded: dict[int, list[int]], which: list[int]) -> list[list[Row]]:
+        """Rows grouped by task (a task's prompts share their few-shot prefix),
+        longest first within a group and longest groups first."""
+        groups = []
+        chosen = set(which)
+        for rows in _groups([r if i in chosen else None for i, r in enumerate(requests)], encoded):
+            ids = [self._fit(encoded[i], requests[i].params.max_tokens) for i, _ in rows]
+            prefix = len(_shared_prefix(ids))
+            groups.append([Row(i, x, requests[i].params.max_tokens, tuple(s for s in requests[i].params.stop if s), prefix)
+                           for (i, _), x in zip(rows, ids)])
+        return sorted(groups, key=lambda g: -len(g[0].ids))
+
+    def _fit(self, ids: list[int], max_new: int) -> list[int]:
+        """Keep the end of an over-long prompt, leaving room for max_new tokens."""
+        budget = self.max_length - max_new
+        if budget <= 0:
+            raise ConfigError(f"max_tokens {max_new} does not fit the model's context of {self.max_length}")
+        return ids[-budget:]
 
     def _prefix_cache(self, prefix: tuple[int, ...]):
         """KV cache of a prompt prefix shared by a group of rows (the few-shot
@@ -195,7 +246,7 @@ class HFBackend(BaseBackend):
         if prefix:
             cache = copy.deepcopy(self._prefix_cache(prefix))
             cache.batch_repeat_interleave(len(rows))
-            kwargs["past_key_values"] = cache
+            kwargs[cache_kwarg(self.model)] = cache
         total = len(prefix) + width
         sampler = _RowSampler([r for r, _, _ in rows], [k for _, k, _ in rows], self.device)
         stopper = _StopOnStrings(self.tok, [r.params for r, _, _ in rows], total)
@@ -251,12 +302,14 @@ class HFBackend(BaseBackend):
         return out
 
 
-def _groups(requests: list[Request], encoded: dict[int, list[int]]) -> list[list[tuple[int, int]]]:
+def _groups(requests: list[Request | None], encoded: dict[int, list[int]]) -> list[list[tuple[int, int]]]:
     """(request, sample) rows grouped by task, longest prompts first within a
     task: a task's prompts share their few-shot prefix, and long-first puts an
     out-of-memory in the first batch rather than after an hour."""
     by_task: dict[str, list[tuple[int, int]]] = {}
     for i, r in enumerate(requests):
+        if r is None:  # handled elsewhere
+            continue
         by_task.setdefault(r.task, []).extend((i, k) for k in range(_rows_needed(r)))
     return [sorted(rows, key=lambda ik: (-len(encoded[ik[0]]), ik)) for rows in by_task.values()]
 

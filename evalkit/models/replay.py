@@ -88,6 +88,18 @@ class ReplayBackend(BaseBackend):
         self.paths = [str(p) for p in paths]
         self.sha256 = digest.hexdigest()
 
+    def source_model(self) -> str | None:
+        """The model that produced the outputs, when every replayed path is a
+        run's output dir (its results.json names it); None otherwise."""
+        models = set()
+        for p in map(Path, self.paths):
+            results = p / "results.json"
+            try:
+                models.add(json.loads(results.read_text(encoding="utf-8"))["config"]["model"])
+            except (OSError, ValueError, KeyError, TypeError):
+                return None
+        return models.pop() if len(models) == 1 else None
+
     def identity(self) -> dict[str, Any]:
         return {"backend": "replay", "files": self.paths, "sha256": self.sha256}
 

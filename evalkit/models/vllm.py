@@ -37,6 +37,7 @@ from evalkit.core.hashing import folder_fingerprint
 from evalkit.models.aliases import resolve_model_path
 from evalkit.core.registry import backends
 from evalkit.core.types import Generation, Loglikelihood, LoglikelihoodRequest, Request
+from evalkit.models.engine_settings import encode_prompt, tokenizer_settings
 
 # Engine arguments that only move memory or scheduling around: batch
 # composition and parallel layout change float summation order at most, and
@@ -303,6 +304,10 @@ class VLLMBackend(BaseBackend):
         if self._tok is None:
             from transformers import AutoTokenizer
 
+            from evalkit.core.logs import adopt_transformers
+
+            adopt_transformers()
+
             kw = self.engine_kwargs
             self._tok = AutoTokenizer.from_pretrained(
                 kw.get("tokenizer") or self.path,
@@ -320,6 +325,7 @@ class VLLMBackend(BaseBackend):
             "dtype": self.engine_kwargs.get("dtype", "auto"),
             "engine_args": {k: v for k, v in sorted(self.engine_kwargs.items()) if k not in _RESOURCE_ONLY},
             "apply_chat_template": self.apply_chat_template,
+            "add_special_tokens": False,  # prompts are encoded as the hf backend encodes them
         }
         if self.target != "smollm2-135m":  # the alias already names a fixed conversion
             ident["path"] = self.path
@@ -332,10 +338,18 @@ class VLLMBackend(BaseBackend):
         return ident
 
     def encode_prompt(self, prompt: str) -> list[int]:
-        """Token ids of a prompt, through the chat template when it is on."""
-        if not self.apply_chat_template:
-            return self.tokenizer(prompt)["input_ids"]
-        return self.tokenizer(self.render_chat(prompt), add_special_tokens=False)["input_ids"]
+        """Token ids of a prompt, through the chat template when it is on; no
+        special tokens added, exactly as the hf backend feeds them."""
+        return encode_prompt(self.tokenizer, self.render_chat(prompt) if self.apply_chat_template else prompt)
+
+    def engine_settings(self) -> dict[str, Any]:
+        """Engine, dtype and tokenizer settings for results config (see evalkit.models.engine_settings)."""
+        dtype = self.engine_kwargs.get("dtype", "auto")
+        if self._engine is not None and isinstance(self._engine, LocalEngine):
+            dtype = str(self._engine.llm.llm_engine.model_config.dtype).removeprefix("torch.")
+        template = self.tokenizer.chat_template if self.apply_chat_template else None
+        return {"engine": "vllm", "engine_version": _vllm_version(), "dtype": dtype,
+                "tokenizer": tokenizer_settings(self.tokenizer, False, template if isinstance(template, str) else None)}
 
     def render_chat(self, prompt: str) -> str:
         messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []

@@ -16,6 +16,7 @@ from typing import Any
 from evalkit.core.errors import ConfigError, DataError, StoreError
 from evalkit.core.registry import suggest
 from evalkit.report.stats import PairedTest, holm, paired_test
+from evalkit.report.engine_diff import differences
 from evalkit.store import Store
 from evalkit.store import is_postgres, open_reader
 
@@ -33,6 +34,7 @@ class RunScores:
     spec_hashes: dict[str, Any] = field(default_factory=dict)  # task -> spec/prompt hashes, for warnings
     requested: tuple[str, ...] = ()  # the task and group names the run was asked for
     layout: dict[str, Any] = field(default_factory=dict)  # groups and pooling as stored with the run
+    engine: dict[str, Any] | None = None  # config.engine: engine, dtype, tokenizer settings
 
 
 @dataclass
@@ -110,7 +112,7 @@ def _from_store(store: Store, run_id: str, label: str) -> RunScores:
     for task, doc_id, score in store.sample_scores(run_id):
         scores.setdefault(task, {})[int(doc_id)] = float(score or 0.0)
     return RunScores(label, run["model"], run_id, scores, (run["config"] or {}).get("task_specs", {}),
-                     tuple(run["tasks"] or ()), run.get("layout") or {})
+                     tuple(run["tasks"] or ()), run.get("layout") or {}, (run["config"] or {}).get("engine"))
 
 
 def _from_dir(path: Path, label: str) -> RunScores:
@@ -136,7 +138,7 @@ def _from_dir(path: Path, label: str) -> RunScores:
                 raise DataError(f"{f}:{lineno}: a sample line needs task, doc_id and score") from None
     config = payload.get("config", {})
     return RunScores(label, str(config.get("model", "?")), payload.get("run_id"), scores, config.get("task_specs", {}),
-                     tuple(config.get("tasks") or ()), payload.get("layout") or {})
+                     tuple(config.get("tasks") or ()), payload.get("layout") or {}, config.get("engine"))
 
 
 # -- comparing --------------------------------------------------------------
@@ -250,6 +252,10 @@ def _notes(baseline: RunScores, candidate: RunScores, names: list[str]) -> list[
     if data:
         notes.append(f"warning: the data files differ between the runs (data_sha256) for: {', '.join(data[:10])}"
                      + (f" (+{len(data) - 10} more)" if len(data) > 10 else "") + "; the scores are not on the same data")
+    engine = differences(baseline.engine, candidate.engine)
+    if engine:
+        notes.append("the runs differ in engine settings, so a score change may come from the engine, "
+                     f"not the model: {'; '.join(engine)}")
     return notes
 
 

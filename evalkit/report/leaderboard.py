@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalkit.core.errors import ConfigError
 from evalkit.core.registry import suggest
+from evalkit.report.run_label import display_model
 from evalkit.store import Store
 
 Z95 = 1.96
@@ -156,8 +157,10 @@ def latest_cells(store: Store, tasks: list[BoardTask]) -> dict[tuple[str, str], 
     """(model, task) -> the cell from the latest complete run of that model with that task and metric."""
     cells: dict[tuple[str, str], Cell] = {}
     for run in store.run_records(status="complete"):
-        run_id, model, results = run["run_id"], run["model"], run["results"] or {}
-        limited = (run["config"] or {}).get("limit") is not None
+        run_id, results = run["run_id"], run["results"] or {}
+        config = run["config"] or {}
+        limited = config.get("limit") is not None
+        model = display_model(run["model"], config)  # a replay shows as the model that produced it
         for t in tasks:
             row = results.get(t.task)
             if not isinstance(row, dict):

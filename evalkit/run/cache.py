@@ -70,8 +70,12 @@ class CachedGenerator:
             on_total(len(missing))
         fresh: dict[str, tuple[str, str, int, int]] = {}
         if missing:
+            add_tokens = getattr(progress, "add_tokens", None)  # progress.Tracker counts tokens/s
+
             def keep(ks: list[str], gen: Generation) -> None:
                 fresh.update(self._commit(ks, gen))
+                if add_tokens:
+                    add_tokens(gen.usage.get("completion_tokens", 0))
 
             subs = [m[1] for m in missing]
             self.sent_requests += len(subs)

@@ -27,6 +27,7 @@ from evalkit.spec import include
 from evalkit.spec.datahash import pinned_data
 from evalkit.spec.overrides import Overrides, check_model_spelling, parse_batch_size, parse_limit
 from evalkit.run.results import check_output_dir, compute_results, write_output_dir
+from evalkit.models.engine_settings import engine_settings
 from evalkit.store import Store
 from evalkit.spec.taskspec import load_catalog
 from evalkit.core.types import SampleRecord
@@ -155,6 +156,9 @@ def run(cfg: RunConfig) -> RunResult:
         "data_dir": str(root) if root else None, "environment": environment(),
         "store": without_password(str(cfg.store)),
     }
+    source = getattr(backend, "source_model", None)
+    if callable(source) and source():  # a replay: leaderboards and the site name the model that produced it
+        config["source_model"] = source()
     layout = run_layout(catalog, cfg.tasks, [t.spec.name for t in task_runs])
     store.start_run(run_id, cfg.model, cfg.tasks, config, layout)
     try:
@@ -181,6 +185,7 @@ def run(cfg: RunConfig) -> RunResult:
                              "total_s": t_done - t0}
         if cfg.batch_size == "auto":  # the size --batch-size auto settled on, for the next run
             config["batch_size_found"] = getattr(backend, "batch_size", None)
+        config["engine"] = engine_settings(backend)  # compare warns when two runs' engines differ
         if generator is not None:
             config["requests"] = {"sent": generator.sent_requests, "samples_generated": generator.sent_samples,
                                   "samples_from_cache": generator.cached_samples}

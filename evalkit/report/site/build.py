@@ -26,6 +26,7 @@ from evalkit.core.errors import ConfigError, StoreError
 from evalkit.report.leaderboard import BoardTask, Cell, build_board, fmt_cell, board_rows, latest_cells, load_leaderboards
 from evalkit.report.leaderboard import main_metric
 from evalkit.report.site.svg import Bar, Point, bar_chart, trend_chart
+from evalkit.report.run_label import display_model
 from evalkit.store import Store
 
 HERE = Path(__file__).resolve().parent
@@ -90,8 +91,9 @@ def _text(v: Any) -> str:
 
 
 def load_runs(store: Store) -> list[RunInfo]:
-    return [RunInfo(r["run_id"], r["model"], r["tasks"] or [], r["status"], r["started"], r["finished"],
-                    r["config"] or {}, r["results"] or {}, slug(r["run_id"]), r["layout"])
+    # A replay is labelled with the model that produced its outputs.
+    return [RunInfo(r["run_id"], display_model(r["model"], r["config"] or {}), r["tasks"] or [], r["status"], r["started"],
+                    r["finished"], r["config"] or {}, r["results"] or {}, slug(r["run_id"]), r["layout"])
             for r in store.run_records(newest_first=True)]
 
 
