@@ -209,12 +209,14 @@ def export(
 
 
 def main() -> None:
+    from evalkit.cli_errors import is_help_request, one_line, usage_error_types
+
     logging.basicConfig(level=os.environ.get("EVALKIT_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         # Non-standalone typer returns an exit code instead of raising for
         # Exit and Ctrl-C (which it turns into Exit(130)).
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="evalkit")
         if code == 130:
             raise KeyboardInterrupt
         if isinstance(code, int) and code:
@@ -229,13 +231,12 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except (typer.Abort,):
         sys.exit(1)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except usage_error_types() as exc:  # unknown option, missing argument, bad value
+        if is_help_request(exc):
             exc.show()
-            sys.exit(exc.exit_code)
-        raise
+        else:
+            typer.echo(f"error: {one_line(exc)}", err=True)
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
 
 
 if __name__ == "__main__":
