@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from evalkit.backends.base import Backend, Progress
 from evalkit.store import Store
+from evalkit.textclean import storable
 from evalkit.types import Generation, Request, stable_hash
 
 
@@ -63,7 +64,7 @@ class CachedGenerator:
                 on_total(len(requests))
             self.sent_requests += len(requests)
             self.sent_samples += sum(r.params.n for r in requests)
-            return self.backend.generate(requests, progress=progress)
+            return [_storable(g) for g in self.backend.generate(requests, progress=progress)]
         keys = [[sample_key(self.identity, r, r.first_sample + i) for i in range(r.params.n)] for r in requests]
         found = self._lookup([k for ks in keys for k in ks])
         self.cached_samples += len(found)
@@ -79,6 +80,7 @@ class CachedGenerator:
         fresh: dict[str, tuple[str, str, int, int]] = {}
         if missing:
             def keep(ks: list[str], gen: Generation) -> None:
+                gen = _storable(gen)  # one odd character in an output must not sink the commit
                 self._commit(ks, gen)
                 for k, (t, fr) in zip(ks, _pairs(gen)):
                     fresh[k] = (t, fr, gen.usage.get("prompt_tokens", 0), 0)
@@ -96,6 +98,10 @@ class CachedGenerator:
             out.append(Generation([g[0] for g in got], [g[1] for g in got],
                                   {"prompt_tokens": got[0][2] if got else 0}))
         return out
+
+
+def _storable(gen: Generation) -> Generation:
+    return replace(gen, texts=[storable(t) for t in gen.texts])
 
 
 def _pairs(gen: Generation) -> list[tuple[str, str]]:

@@ -22,6 +22,8 @@ from evalkit.evaluators.context import EvalContext, TaskRun
 from evalkit.prompts import PromptBuilder
 from evalkit.provenance import environment
 from evalkit.registry import aggregators, evaluators
+from evalkit.sample_isolation import evaluate_isolated
+from evalkit.run_checks import check_finite, check_replay_docs, check_task_flags
 from evalkit.results import check_output_dir, compute_results, write_output_dir
 from evalkit.store import Store
 from evalkit.taskspec import load_catalog
@@ -72,6 +74,7 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("no tasks given: pass --tasks NAME[,NAME...] (see `evalkit tasks`)")
     if cfg.aggregator is not None:
         aggregators.get(cfg.aggregator)
+    check_finite("--temperature", cfg.temperature)
     if cfg.temperature is not None and cfg.temperature < 0:
         raise ConfigError(f"--temperature must be >= 0, got {cfg.temperature}")
 
@@ -123,9 +126,11 @@ def run(cfg: RunConfig) -> RunResult:
     check_output_dir(cfg.output, cfg.overwrite)
     t0 = time.time()
     task_runs, catalog, root = prepare_tasks(cfg)
+    check_task_flags(cfg.aggregator, cfg.options, task_runs)
     store = Store(cfg.store)
     t_load = time.time()
     backend = load_backend(cfg.model, **backend_kwargs(cfg))
+    check_replay_docs(backend, task_runs, root)
     generator = CachedGenerator(backend, store) if hasattr(backend, "generate") else None
     run_id = new_run_id()
     config = {
@@ -146,7 +151,7 @@ def run(cfg: RunConfig) -> RunResult:
         for t in task_runs:
             by_type[t.spec.output_type].append(t)
         for output_type, runs in by_type.items():
-            records.update(evaluators.get(output_type)(runs, ctx))
+            records.update(evaluate_isolated(evaluators.get(output_type), runs, ctx))
         main_metric = {t.spec.name: t.spec.metric for t in task_runs}
         results, breakdowns, rows = compute_results(catalog, cfg.tasks, records, main_metric)
         t_done = time.time()
