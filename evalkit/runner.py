@@ -24,7 +24,7 @@ from evalkit.provenance import environment
 from evalkit.registry import aggregators, evaluators
 from evalkit.sample_isolation import evaluate_isolated
 from evalkit.run_checks import check_finite, check_replay_docs, check_task_flags
-from evalkit.results import check_output_dir, compute_results, write_output_dir
+from evalkit.results import check_output_dir, compute_results, sweep_temp_dirs, write_output_dir
 from evalkit.store import Store
 from evalkit.taskspec import load_catalog
 from evalkit.types import SampleRecord
@@ -124,6 +124,7 @@ def new_run_id() -> str:
 def run(cfg: RunConfig) -> RunResult:
     validate(cfg)
     check_output_dir(cfg.output, cfg.overwrite)
+    sweep_temp_dirs(cfg.output)  # what a killed earlier run left
     t0 = time.time()
     task_runs, catalog, root = prepare_tasks(cfg)
     check_task_flags(cfg.aggregator, cfg.options, task_runs)
