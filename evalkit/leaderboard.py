@@ -74,6 +74,8 @@ def leaderboards_dir() -> Path:
 def parse_leaderboard(path: Path) -> LeaderboardSpec:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(raw, dict):
@@ -170,6 +172,7 @@ def latest_cells(store: Store, tasks: list[BoardTask]) -> dict[tuple[str, str], 
     rows = store.conn.execute(
         "SELECT run_id, model, results, config FROM runs WHERE status='complete' ORDER BY started, finished")
     cells: dict[tuple[str, str], Cell] = {}
+    seen: dict[str, set[str]] = {}  # task -> metrics its stored runs have, to catch a misspelt board metric
     for run_id, model, results_json, config_json in rows:
         results = json.loads(results_json or "{}")
         limited = json.loads(config_json or "{}").get("limit") is not None
@@ -177,6 +180,8 @@ def latest_cells(store: Store, tasks: list[BoardTask]) -> dict[tuple[str, str], 
             row = results.get(t.task)
             if not isinstance(row, dict):
                 continue
+            seen.setdefault(t.task, set()).update(k for k, v in row.items() if isinstance(v, (int, float))
+                                                  and not k.endswith("_stderr") and k not in ("n", "n_errors", "subtasks"))
             metric = t.metric or main_metric(t.task, row, catalog)
             value = row.get(metric) if metric else None
             if not isinstance(value, (int, float)) or value != value:
@@ -184,7 +189,18 @@ def latest_cells(store: Store, tasks: list[BoardTask]) -> dict[tuple[str, str], 
             se = row.get(f"{metric}_stderr")
             se = float(se) if isinstance(se, (int, float)) and se == se else None
             cells[(model, t.task)] = Cell(float(value), se, int(row.get("n") or 0), run_id, metric, limited)
+    check_metrics(tasks, seen)
     return cells
+
+
+def check_metrics(tasks: list[BoardTask], seen: dict[str, set[str]]) -> None:
+    """A board metric that none of the task's stored runs reports is a typo in the board file,
+    not an empty column."""
+    for t in tasks:
+        if t.metric and seen.get(t.task) and t.metric not in seen[t.task]:
+            have = sorted(seen[t.task])
+            raise ConfigError(f"leaderboard task '{t.task}': no stored run has metric '{t.metric}'"
+                              f"{suggest(t.metric, have)}; its runs report {', '.join(have)}")
 
 
 def _ranks(values: dict[str, float], higher_is_better: bool) -> dict[str, float]:
@@ -228,7 +244,10 @@ def aggregate(board: Board) -> None:
 
 
 def build_board(spec: LeaderboardSpec, store: Store) -> Board:
-    cells = latest_cells(store, list(spec.tasks))
+    try:
+        cells = latest_cells(store, list(spec.tasks))
+    except ConfigError as exc:
+        raise ConfigError(f"{spec.source_file or spec.name}: {exc}; fix the board's metric") from None
     empty = [t.task for t in spec.tasks if not any(task == t.task for _, task in cells)]
     board = Board(spec, [], cells, empty)
     aggregate(board)
