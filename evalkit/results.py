@@ -6,6 +6,7 @@ metric -> value on a 0-1 scale, with ``<metric>_stderr`` beside each value.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -157,7 +158,7 @@ def write_output_dir(out: Path, payload: dict[str, Any], records: dict[str, list
                     f.flush()
                     os.fsync(f.fileno())
             with open(tmp / "results.json", "w", encoding="utf-8") as f:
-                json.dump(payload, f, indent=2, ensure_ascii=False, default=str)
+                json.dump(strict_json(payload), f, indent=2, ensure_ascii=False, default=str, allow_nan=False)
                 f.write("\n")
                 f.flush()
                 os.fsync(f.fileno())
@@ -172,6 +173,18 @@ def write_output_dir(out: Path, payload: dict[str, Any], records: dict[str, list
             shutil.rmtree(tmp, ignore_errors=True)
     except OSError as exc:
         raise StoreError(f"cannot write results to {out}: {exc.strerror or exc}") from None
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with NaN and infinities as null (the stderr of one doc is undefined): results.json
+    stays JSON that any parser (jq, JavaScript, Go) reads, not Python's NaN dialect."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
 
 
 def _fsync_dir(path: Path) -> None:

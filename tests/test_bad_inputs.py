@@ -235,3 +235,17 @@ def test_site_out_where_nothing_can_be_made(cli, stored):
 def test_compare_bad_numbers(cli, stored, args, needle):
     res = cli("compare", "latest:dummy", "latest:dummy", "--store", stored, *args)
     _assert_one_line_error(res, needle)
+
+
+def test_results_json_is_strict_json(cli, tmp_path, data_dir, store_path):
+    """One doc has no stderr; results.json says null, not NaN (which jq and JavaScript reject)."""
+    out = tmp_path / "out"
+    res = cli("run", "--model", "dummy", "--tasks", "bbh_navigate", "--limit", "1", "--data-dir", data_dir,
+              "--store", store_path, "--output", out)
+    assert res.code == 0, res
+
+    def refuse(token):
+        raise AssertionError(f"non-standard JSON constant {token}")
+
+    payload = json.loads((out / "results.json").read_text(), parse_constant=refuse)
+    assert payload["results"]["bbh_navigate"]["exact_match_stderr"] is None
