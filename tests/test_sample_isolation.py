@@ -129,3 +129,34 @@ def test_long_reasons_are_cut():
 
     out = evaluate_isolated(evaluator, [_task_run(1)], EvalContext(None, None))["bbh_navigate"]
     assert len(out[0].error) < 600
+
+
+@pytest.mark.model
+def test_real_model_run_survives_an_evaluator_crash_on_one_doc(cli, tmp_path, data_dir, store_path, monkeypatch):
+    """Through the packaged CPU model: an unexpected exception for one doc costs that doc only,
+    the bisection re-runs take their generations from the cache, and --overwrite publishes cleanly."""
+    from evalkit.registry import evaluators
+
+    real = evaluators.get("generate")
+
+    def fragile(runs, ctx):
+        if any(d.id == 1 for t in runs for d in t.docs):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(runs, ctx)
+
+    monkeypatch.setitem(evaluators._items, "generate", fragile)
+    out = tmp_path / "out"
+    args = ["run", "--model", "smollm2-135m", "--tasks", "bbh_navigate", "--limit", "2", "--data-dir", data_dir,
+            "--store", store_path, "--output", out]
+    res = cli(*args)
+    assert res.code == 0, res
+    payload = json.loads((out / "results.json").read_text())
+    got = _samples(out)
+    assert [s["doc_id"] for s in got] == [0, 1]
+    assert got[1]["error"].startswith("RecursionError") and got[1]["score"] == 0.0
+    assert got[0]["error"] == "" and got[0]["outputs"] and got[0]["score"] in (0.0, 1.0)
+    assert got[1]["prompt"].endswith("A: Let's think step by step.")  # the failed doc still shows what was asked
+    assert payload["results"]["bbh_navigate"]["n_errors"] == 1
+    assert payload["config"]["requests"]["sent"] == 1  # only doc 0 ever reached the model
+    assert cli(*args, "--overwrite").code == 0
+    assert not list(out.glob(".evalkit-*"))
