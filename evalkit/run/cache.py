@@ -13,6 +13,7 @@ from typing import Any, Callable
 from evalkit.models.base import Backend, Progress
 from evalkit.store import Store
 from evalkit.core.types import Generation, Request, stable_hash
+from evalkit.core.textclean import storable
 
 
 def sample_key(identity: dict[str, Any], req: Request, index: int) -> str:
@@ -55,7 +56,7 @@ class CachedGenerator:
                 on_total(len(requests))
             self.sent_requests += len(requests)
             self.sent_samples += sum(r.params.n for r in requests)
-            return self.backend.generate(requests, progress=progress)
+            return [_storable(g) for g in self.backend.generate(requests, progress=progress)]
         keys = [[sample_key(self.identity, r, r.first_sample + i) for i in range(r.params.n)] for r in requests]
         found = self._lookup([k for ks in keys for k in ks])
         self.cached_samples += len(found)
@@ -73,6 +74,7 @@ class CachedGenerator:
             add_tokens = getattr(progress, "add_tokens", None)  # progress.Tracker counts tokens/s
 
             def keep(ks: list[str], gen: Generation) -> None:
+                gen = _storable(gen)  # one odd character in an output must not sink the commit
                 fresh.update(self._commit(ks, gen))
                 if add_tokens:
                     add_tokens(gen.usage.get("completion_tokens", 0))
@@ -90,6 +92,15 @@ class CachedGenerator:
             out.append(Generation([g[0] for g in got], [g[1] for g in got],
                                   {"prompt_tokens": got[0][2] if got else 0}))
         return out
+
+
+def _storable(gen: Generation) -> Generation:
+    return replace(gen, texts=[storable(t) for t in gen.texts])
+
+
+def _pairs(gen: Generation) -> list[tuple[str, str]]:
+    frs = gen.finish_reasons or [""] * len(gen.texts)
+    return list(zip(gen.texts, frs))
 
 
 def _with_n(req: Request, n: int):

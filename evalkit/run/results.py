@@ -6,6 +6,7 @@ metric -> value on a 0-1 scale, with ``<metric>_stderr`` beside each value.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -99,28 +100,102 @@ def check_output_dir(out: Path | None, overwrite: bool) -> None:
         raise StoreError(f"--output {out} is a file, not a directory")
 
 
+TEMP_PREFIX = ".evalkit-"  # a run's unpublished output: .evalkit-<pid>-<random>
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def sweep_temp_dirs(out: Path | None) -> list[Path]:
+    """Remove the temp folders a killed run left in ``out`` (those whose writer
+    process is gone); a live run's folder beside ours is left alone."""
+    if out is None or not out.is_dir():
+        return []
+    swept = []
+    for p in out.glob(TEMP_PREFIX + "*"):
+        pid = p.name[len(TEMP_PREFIX):].split("-", 1)[0]
+        if p.is_dir() and not (pid.isdigit() and _pid_alive(int(pid))):
+            shutil.rmtree(p, ignore_errors=True)
+            swept.append(p)
+    return swept
+
+
+def _sample_file(folder: Path, task: str) -> Path:
+    path = folder / f"{task}.jsonl"
+    if path.parent != folder or task in ("", ".", "..") or "/" in task or "\\" in task:
+        raise StoreError(f"task name '{task}' cannot be a file name in {folder}; rename the task")
+    return path
+
+
 def write_output_dir(out: Path, payload: dict[str, Any], records: dict[str, list[SampleRecord]]) -> None:
-    """Write into a temporary sibling, then move files into place, so a crash
-    or a full disk never leaves a half-written results.json behind."""
+    """Publish the run into ``out`` so that at every instant (a SIGKILL, a full disk)
+    the folder is either the old complete run, the new complete run, or visibly
+    incomplete (no results.json): never one run's results.json beside another's samples.
+
+    Everything is written into a temp folder inside ``out`` first. Then the old
+    results.json goes (the folder stops claiming completeness), the whole
+    ``samples/`` folder is swapped for the new one (so no old task's file stays
+    beside the new ones), and results.json is renamed in last: its presence
+    means complete. Temp folders of killed runs are swept on the next write.
+    """
     try:
         out.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".evalkit-", dir=out))
+        sweep_temp_dirs(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=out))
         try:
             (tmp / "samples").mkdir()
             for task, recs in records.items():
-                with open(tmp / "samples" / f"{task}.jsonl", "w", encoding="utf-8") as f:
+                with open(_sample_file(tmp / "samples", task), "w", encoding="utf-8") as f:
                     for r in recs:
                         f.write(json.dumps(r.to_json(), ensure_ascii=False, default=str) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
             with open(tmp / "results.json", "w", encoding="utf-8") as f:
-                json.dump(payload, f, indent=2, ensure_ascii=False, default=str)
+                json.dump(strict_json(payload), f, indent=2, ensure_ascii=False, default=str, allow_nan=False)
                 f.write("\n")
                 f.flush()
                 os.fsync(f.fileno())
-            (out / "samples").mkdir(exist_ok=True)
-            for p in (tmp / "samples").iterdir():
-                os.replace(p, out / "samples" / p.name)
+            if (out / "results.json").exists():
+                os.unlink(out / "results.json")
+            if (out / "samples").exists():
+                os.rename(out / "samples", tmp / "old-samples")
+            os.rename(tmp / "samples", out / "samples")
             os.replace(tmp / "results.json", out / "results.json")  # last: its presence means complete
+            _fsync_dir(out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     except OSError as exc:
         raise StoreError(f"cannot write results to {out}: {exc.strerror or exc}") from None
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with NaN and infinities as null (the stderr of one doc is undefined): results.json
+    stays JSON that any parser (jq, JavaScript, Go) reads, not Python's NaN dialect."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make the renames durable, not only atomic (a power cut after return keeps them)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

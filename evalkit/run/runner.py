@@ -28,6 +28,9 @@ from evalkit.spec.datahash import pinned_data
 from evalkit.spec.overrides import Overrides, check_model_spelling, parse_batch_size, parse_limit
 from evalkit.run.results import check_output_dir, compute_results, write_output_dir
 from evalkit.models.engine_settings import engine_settings
+from evalkit.run.isolation import evaluate_isolated
+from evalkit.run.checks import check_finite, check_replay_docs, check_task_flags
+from evalkit.run.results import sweep_temp_dirs
 from evalkit.store import Store
 from evalkit.spec.taskspec import load_catalog
 from evalkit.core.types import SampleRecord
@@ -82,6 +85,7 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("no tasks given: pass --tasks NAME[,NAME...] (see `evalkit tasks`)")
     if cfg.aggregator is not None:
         aggregators.get(cfg.aggregator)
+    check_finite("--temperature", cfg.temperature)
     if cfg.temperature is not None and cfg.temperature < 0:
         raise ConfigError(f"--temperature must be >= 0, got {cfg.temperature}")
 
@@ -137,13 +141,16 @@ def new_run_id() -> str:
 def run(cfg: RunConfig) -> RunResult:
     validate(cfg)
     check_output_dir(cfg.output, cfg.overwrite)
+    sweep_temp_dirs(cfg.output)  # what a killed earlier run left
     t0 = time.time()
     task_runs, catalog, root = prepare_tasks(cfg)
     plan = Plan.from_options(cfg.options, cfg.seed)
     plan.check(task_runs)
+    check_task_flags(cfg.aggregator, cfg.options, task_runs)
     store = Store(cfg.store)
     t_load = time.time()
     backend = cfg.backend if cfg.backend is not None else load_backend(cfg.model, **backend_kwargs(cfg))
+    check_replay_docs(backend, task_runs, root)
     generator = CachedGenerator(backend, store) if hasattr(backend, "generate") else None
     run_id = new_run_id()
     config = {
@@ -172,7 +179,7 @@ def run(cfg: RunConfig) -> RunResult:
         for t in task_runs:
             by_type[evaluator_for(t.spec.output_type, cfg.options)].append(t)
         for output_type, runs in by_type.items():
-            records.update(evaluators.get(output_type)(runs, ctx))
+            records.update(evaluate_isolated(evaluators.get(output_type), runs, ctx))
         main_metric = {t.spec.name: t.spec.metric for t in task_runs}
         results, breakdowns, rows = compute_results(catalog, cfg.tasks, records, main_metric)
         if plan.active:

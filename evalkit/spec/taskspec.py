@@ -11,6 +11,7 @@ to by registry name. One file defines one of:
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -54,7 +55,7 @@ class GenerationSpec(_Frozen):
     temperature: float = 0.0
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
-    n: int = 1
+    n: int = Field(1, ge=1)  # samples per prompt; 0 would score every doc on nothing
 
 
 class FormatSlots(_Frozen):
@@ -168,6 +169,8 @@ def _validation_message(path: Path, exc: ValidationError) -> str:
 def _parse_file(path: Path) -> tuple[list[TaskSpec], list[GroupSpec]]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -213,7 +216,10 @@ def _parse_file(path: Path) -> tuple[list[TaskSpec], list[GroupSpec]]:
 def tasks_dir() -> Path:
     """The task YAML folder: EVALKIT_TASKS_DIR, else the one shipped with the package."""
     if os.environ.get("EVALKIT_TASKS_DIR"):
-        return Path(os.environ["EVALKIT_TASKS_DIR"])
+        path = Path(os.environ["EVALKIT_TASKS_DIR"])
+        if not path.is_dir():
+            raise ConfigError(f"EVALKIT_TASKS_DIR={path} is not a folder; point it at a folder of task YAML files or unset it")
+        return path
     return resource_dir("tasks")
 
 
@@ -283,7 +289,40 @@ def _load_catalog(folders: tuple[str, ...]) -> Catalog:
         for member in g.tasks:
             if member not in tasks and member not in groups:
                 raise ConfigError(f"{g.source_file}: group '{g.name}' lists unknown task '{member}'{suggest(member, cat.names())}")
+    check_names(cat)
+    check_group_cycles(groups)
     return cat
+
+
+# Task names become file names (samples/<task>.jsonl) and URLs: no path separators, no "..".
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+
+
+def check_names(cat: Catalog) -> None:
+    for spec in [*cat.tasks.values(), *cat.groups.values()]:
+        if not _NAME.fullmatch(spec.name) or ".." in spec.name:
+            raise ConfigError(f"{spec.source_file}: name '{spec.name}' is not allowed; use letters, digits, "
+                              "'_', '-', '.' and '+' (it becomes a file name)")
+
+
+def check_group_cycles(groups: dict[str, GroupSpec]) -> None:
+    """A group that contains itself (directly or through others) has no members to expand to."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2 or name not in groups:
+            return
+        if state.get(name) == 1:
+            cycle = path[path.index(name):] + [name]
+            raise ConfigError(f"{groups[name].source_file}: groups contain each other ({' -> '.join(cycle)}); "
+                              "remove one of those memberships")
+        state[name] = 1
+        for member in groups[name].tasks:
+            visit(member, path + [name])
+        state[name] = 2
+
+    for g in groups:
+        visit(g, [])
 
 
 def prompts_dir() -> Path:

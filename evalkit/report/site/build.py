@@ -27,6 +27,7 @@ from evalkit.report.leaderboard import BoardTask, Cell, build_board, fmt_cell, b
 from evalkit.report.leaderboard import main_metric
 from evalkit.report.site.svg import Bar, Point, bar_chart, trend_chart
 from evalkit.report.run_label import display_model
+from evalkit.report.leaderboard import leaderboards_dir
 from evalkit.store import Store
 
 HERE = Path(__file__).resolve().parent
@@ -213,12 +214,7 @@ def build_site(store_path: str | Path, out: str | Path, leaderboards_folder: Pat
             shutil.copyfile(HERE / "static" / f, assets / f)
         generated = time.strftime("%Y-%m-%d %H:%M")
         common = {"generated": generated, "store": store.where}
-        try:
-            specs = load_leaderboards(leaderboards_folder)
-        except ConfigError:
-            if leaderboards_folder is not None:
-                raise
-            specs = {}  # an installed copy without leaderboards/: the site still has runs and charts
+        specs = _leaderboard_specs(leaderboards_folder)
         boards = []
         for spec in specs.values():
             board = build_board(spec, store)
@@ -238,8 +234,21 @@ def build_site(store_path: str | Path, out: str | Path, leaderboards_folder: Pat
             if run.status == "complete":
                 _write_run(store, env, out / "runs" / run.slug, run, runs_by_id, common)
         return out / "index.html"
+    except OSError as exc:  # read-only filesystem, full disk, no permission
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        raise StoreError(f"cannot write the site to {out}: {exc.strerror or exc}{where}; choose another --out") from None
     finally:
         store.close()
+
+
+def _leaderboard_specs(folder: Path | None) -> dict[str, Any]:
+    """The boards to show. No leaderboards folder: none (the site still has runs and
+    charts); a malformed board file is an error, never a silent site without boards."""
+    try:
+        folder = folder or leaderboards_dir()
+    except ConfigError:
+        return {}  # an installed copy without leaderboards/
+    return load_leaderboards(folder) if folder.is_dir() else {}
 
 
 def _write_run(store: Store, env: Environment, folder: Path, run: RunInfo, runs_by_id: dict[str, RunInfo],
