@@ -208,5 +208,6 @@ def test_every_builtin_plugin_loads():
 
     registry._load_plugins()
     for reg in (registry.backends, registry.extractors, registry.scorers, registry.aggregators, registry.loaders,
-                registry.fewshot_sources, registry.evaluators, registry.storages):
+                registry.fewshot_sources, registry.evaluators, registry.storages, registry.rankers, registry.loops,
+                registry.verifiers, registry.task_sources, registry.sinks):
         assert reg.names(), reg.kind

@@ -23,6 +23,7 @@ _PLUGIN_PACKAGES = (
     "evalkit.models",
     "evalkit.scoring.aggregators",
     "evalkit.evaluators",
+    "evalkit.loops",
     "evalkit.store.embeddings",
     "evalkit.report.sinks",
 )
@@ -166,3 +167,10 @@ evaluators = Registry("task output_type")
 # Storage that models use without importing the store (which sits above them on the data path).
 storages = Registry("storage")
 sinks = Registry("--log-to sink")
+# Ways to pick among a doc's samples by executing them (--aggregate mpsc on code tasks).
+rankers = Registry("sample ranker")
+# Multi-round loops (ToRA, PAL, the CRITIC variants) and the tools CRITIC verifies with.
+loops = Registry("evaluation loop")
+verifiers = Registry("CRITIC verifier")
+# Task names with a prefix (``lm_eval:NAME``) come from another harness's catalog.
+task_sources = Registry("task source")

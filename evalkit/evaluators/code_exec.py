@@ -28,7 +28,7 @@ from evalkit.scoring.aggregators import mpsc
 from evalkit.core.errors import ConfigError
 from evalkit.run.context import EvalContext, TaskRun
 from evalkit.spec.prompts import template
-from evalkit.core.registry import evaluators
+from evalkit.core.registry import evaluators, rankers
 from evalkit.sandbox import ExecResult, isolation_level, run_many
 from evalkit.benchmarks.humaneval import check_humaneval, extract_code, wall_backstop
 from evalkit.scoring.passk import pass_at_k
@@ -140,7 +140,7 @@ def _mpsc(flat: list, records: list[SampleRecord], ctx: EvalContext) -> None:
         sol = [r.stdout for r in results[start:start + len(cs)]]
         graph = mpsc.consistency(len(tests), len(specs), sol, results[start + len(cs)].stdout)
         prior = str(_mpsc_opt(task, ctx, "mpsc_prior", "semantic"))
-        best, scores = mpsc.pick(graph, prior=prior, texts=(cs, specs, tests))
+        best, scores = rankers.get("mpsc")(graph, prior=prior, texts=(cs, specs, tests))
         for k in (1, 2, 5):
             if k <= len(cs):  # tie-expanded, as the paper (CodeT's evaluation) reports
                 rec.metrics[f"mpsc_pass@{k}"] = mpsc.tie_pass_at_k(scores, rec.scores_all, k)

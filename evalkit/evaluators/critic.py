@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from evalkit.core.errors import ConfigError
 from evalkit.run.context import EvalContext, TaskRun
-from evalkit.core.registry import evaluators
+from evalkit.core.registry import evaluators, loops
 from evalkit.core.types import SampleRecord
 
 MODES = ("cot", "program", "code")
@@ -18,9 +18,6 @@ MODES = ("cot", "program", "code")
 
 @evaluators.register("critic")
 def evaluate_critic(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleRecord]]:
-    from evalkit.loops.critic import run_critic
-    from evalkit.loops.critic_program import run_critic_program
-
     by_mode: dict[str, list[TaskRun]] = {}
     for t in tasks:
         mode = t.spec.options.get("critic_mode", "cot")
@@ -29,12 +26,6 @@ def evaluate_critic(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[Sa
                               f"{', '.join(MODES)}, not {mode!r}")
         by_mode.setdefault(mode, []).append(t)
     out: dict[str, list[SampleRecord]] = {}
-    if "cot" in by_mode:
-        out.update(run_critic(by_mode["cot"], ctx))
-    if "program" in by_mode:
-        out.update(run_critic_program(by_mode["program"], ctx))
-    if "code" in by_mode:
-        from evalkit.loops.critic_code import run_critic_code
-
-        out.update(run_critic_code(by_mode["code"], ctx))
+    for mode, group in by_mode.items():
+        out.update(loops.get(f"critic:{mode}")(group, ctx))
     return out

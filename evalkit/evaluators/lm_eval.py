@@ -10,11 +10,12 @@ from typing import Any
 
 from evalkit.evaluators import lm_eval_bridge as bridge
 from evalkit.run.context import EvalContext, TaskRun
-from evalkit.core.registry import evaluators
+from evalkit.core.registry import evaluators, task_sources
 from evalkit.spec.taskspec import DatasetSpec, TaskSpec
 from evalkit.core.types import SampleRecord
 
 
+@task_sources.register("lm_eval")
 def task_runs(name: str, limit: int | float | None, options: dict[str, Any],
               overrides: dict[str, Any] | None = None) -> list[TaskRun]:
     """TaskRuns for ``lm_eval:<task>`` (one per leaf task of an lm-eval group)."""

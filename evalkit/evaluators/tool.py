@@ -4,23 +4,19 @@ from __future__ import annotations
 
 from evalkit.core.errors import ConfigError
 from evalkit.run.context import EvalContext, TaskRun
-from evalkit.core.registry import evaluators
+from evalkit.core.registry import evaluators, loops
 from evalkit.core.types import SampleRecord
 
 
 @evaluators.register("tool")
 def evaluate_tool(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleRecord]]:
-    from evalkit.loops.tora import run_pal, run_tora
-
-    modes: dict[str, list[TaskRun]] = {}
+    by_mode: dict[str, list[TaskRun]] = {}
     for t in tasks:
         mode = t.spec.options.get("mode", "tora")
         if mode not in ("tora", "pal"):
             raise ConfigError(f"{t.spec.source_file}: task '{t.spec.name}': options.mode must be tora or pal, not {mode!r}")
-        modes.setdefault(mode, []).append(t)
+        by_mode.setdefault(mode, []).append(t)
     out: dict[str, list[SampleRecord]] = {}
-    if "tora" in modes:
-        out.update(run_tora(modes["tora"], ctx))
-    if "pal" in modes:
-        out.update(run_pal(modes["pal"], ctx))
+    for mode, group in by_mode.items():
+        out.update(loops.get(mode)(group, ctx))
     return out

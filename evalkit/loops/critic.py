@@ -3,7 +3,7 @@
 Round 0 is the task's normal answer. Each later round, for every chain (one
 per doc and sample) that has not stopped:
 
-1. the tool verifies the current solution (``VERIFIERS[options.critic_verifier]``;
+1. the tool verifies the current solution (``verifiers[options.critic_verifier]``;
    MATH: run the solution's last ```python block in the sandbox if it wrote one,
    else report whether a final answer can be extracted and parsed);
 2. the model, given the problem, its solution and the tool output, writes a
@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
+from evalkit.core.registry import loops, verifiers
 from evalkit.loops.common import last_program, render, run_programs, scored_record, single, tool_text
 from evalkit.core.errors import ConfigError
 from evalkit.run.context import EvalContext, TaskRun
@@ -82,7 +83,8 @@ def verify_code(chains: list[Chain]) -> list[str]:
                       "(CRITIC with the docstring's example calls as the tool)")
 
 
-VERIFIERS: dict[str, Callable[[list[Chain]], list[str]]] = {"math": verify_math, "code": verify_code}
+verifiers.register("math")(verify_math)
+verifiers.register("code")(verify_code)
 
 
 def parse_critique(text: str) -> tuple[str, bool | None, str | None]:
@@ -106,8 +108,7 @@ def run_critic(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleR
         if r < 0:
             raise ConfigError(f"task '{name}': max_rounds must be >= 0, got {r}")
     for t in tasks:
-        if _opt(t, ctx, "critic_verifier", "critic_verifier", "math") not in VERIFIERS:
-            raise ConfigError(f"task '{t.spec.name}': unknown critic_verifier (known: {', '.join(VERIFIERS)})")
+        verifiers.get(_opt(t, ctx, "critic_verifier", "critic_verifier", "math"))  # unknown: one line naming the known
     chains = [Chain(t, d, k, scorers[t.spec.name]) for t in tasks for d in t.docs for k in range(params[t.spec.name].n)]
     prompts0 = {(t.spec.name, d.id): t.prompts.render(d) for t in tasks for d in t.docs}
 
@@ -129,7 +130,7 @@ def run_critic(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleR
         for i, c in enumerate(live):
             by_verifier.setdefault(_opt(c.task, ctx, "critic_verifier", "critic_verifier", "math"), []).append(i)
         for name, idx in by_verifier.items():
-            for i, text in zip(idx, VERIFIERS[name]([live[i] for i in idx])):
+            for i, text in zip(idx, verifiers.get(name)([live[i] for i in idx])):
                 tools[i] = text
         reqs = []
         for c, tool in zip(live, tools):
@@ -206,3 +207,6 @@ def _records(tasks: list[TaskRun], chains: list[Chain], rounds: dict[str, int],
                                       [c.answer for c in cs], [e for c in cs for e in c.trace], metrics))
         out[spec.name] = recs
     return out
+
+
+loops.register("critic:cot")(run_critic)

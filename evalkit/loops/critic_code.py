@@ -23,6 +23,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from evalkit.core.registry import loops
 from evalkit.loops.common import render, run_programs, single
 from evalkit.loops.critic_program import BETTER, critic_metrics, round_seed
 from evalkit.loops.program import MARK
@@ -175,3 +176,6 @@ def _records(tasks: list[TaskRun], chains: list[CodeChain], R: dict[str, int],
                 finals[0] if finals else None, score, {t.spec.metric: score, **m}, finals,
                 [float(correct(f)) for f in finals], trace=[e for c in cs for e in c.trace]))
     return out
+
+
+loops.register("critic:code")(run_critic_code)

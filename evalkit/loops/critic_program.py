@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from evalkit.core.registry import loops
 from evalkit.loops import rules
 from evalkit.loops.common import render, scored_record, single
 from evalkit.loops.program import floatify, run_for_value
@@ -203,3 +204,6 @@ def _records(tasks: list[TaskRun], chains: list[PotChain], R: dict[str, int],
                                       [e for c in cs for e in c.trace], metrics))
         out[spec.name] = recs
     return out
+
+
+loops.register("critic:program")(run_critic_program)

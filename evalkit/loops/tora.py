@@ -31,6 +31,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from evalkit.core.registry import loops
 from evalkit.loops.common import last_program, run_programs, scored_record, single, tool_text
 from evalkit.run.context import EvalContext, TaskRun
 from evalkit.scoring.docscorer import DocScorer
@@ -223,3 +224,9 @@ def _records(tasks: list[TaskRun], chains: list[Chain], ctx: EvalContext, answer
                                       {"tool_calls": calls}))
         out[t.spec.name] = recs
     return out
+
+
+loops.register("tora")(run_tora)
+
+
+loops.register("pal")(run_pal)

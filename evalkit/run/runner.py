@@ -21,7 +21,7 @@ from evalkit.core.errors import ConfigError
 from evalkit.run.context import EvalContext, TaskRun
 from evalkit.spec.prompts import PromptBuilder
 from evalkit.core.provenance import environment
-from evalkit.core.registry import aggregators, evaluators
+from evalkit.core.registry import aggregators, evaluators, rankers, task_sources
 from evalkit.run.robustness import Plan
 from evalkit.spec import include
 from evalkit.spec.datahash import pinned_data
@@ -83,7 +83,7 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"--samples must be at least 1, got {cfg.samples}")
     if not cfg.tasks:
         raise ConfigError("no tasks given: pass --tasks NAME[,NAME...] (see `evalkit tasks`)")
-    if cfg.aggregator is not None:
+    if cfg.aggregator is not None and cfg.aggregator not in rankers:
         aggregators.get(cfg.aggregator)
     check_finite("--temperature", cfg.temperature)
     if cfg.temperature is not None and cfg.temperature < 0:
@@ -96,10 +96,9 @@ def prepare_tasks(cfg: RunConfig) -> tuple[list[TaskRun], Any, Path | None]:
     names: list[str] = []
     runs = []
     for t in cfg.tasks:
-        if t.startswith("lm_eval:"):  # lm-evaluation-harness tasks: lm-eval loads their data
-            from evalkit.evaluators.lm_eval import task_runs
-
-            runs.extend(task_runs(t, cfg.limit, cfg.options, cfg.overrides.lm_eval()))
+        prefix, sep, _ = t.partition(":")
+        if sep and prefix in task_sources:  # lm_eval:NAME: lm-evaluation-harness loads the data
+            runs.extend(task_sources.get(prefix)(t, cfg.limit, cfg.options, cfg.overrides.lm_eval()))
             continue
         names.extend(n for n in catalog.expand(t) if n not in names)
     root = data_dir(cfg.data_dir)

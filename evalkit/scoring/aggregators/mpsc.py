@@ -40,9 +40,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from evalkit.scoring.aggregators.base import Aggregate, Equiv
 from evalkit.core.errors import ConfigError
-from evalkit.core.registry import aggregators
+from evalkit.core.registry import rankers
 
 ALPHA = 0.95  # the paper's weight of the propagated score on a dense graph
 ALPHA_SPARSE = 0.01  # ... and on a sparse one (mean edge weight below SPARSE_BELOW)
@@ -455,8 +454,6 @@ def consistency(n_tests: int, specs: int, sol_stdouts: Sequence[str], spec_stdou
     return Consistency(sol_test, sol_spec, spec_test, outputs)
 
 
-@aggregators.register("mpsc")
-def mpsc(extracted: Sequence[Any], scores: Sequence[float], equiv: Equiv, metric: str) -> Aggregate:
-    """Registered so ``--aggregate mpsc`` is a known name; only the code
-    evaluator (``output_type: code_exec``) can gather MPSC's perspectives."""
-    raise ConfigError("--aggregate mpsc needs a code task (output_type code_exec, e.g. humaneval)")
+# MPSC is not an aggregator over extracted answers: it ranks a code task's samples by running
+# them against the model's own specs and tests, so the code evaluator looks it up here.
+rankers.register("mpsc")(pick)
