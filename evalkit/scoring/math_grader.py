@@ -26,6 +26,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from evalkit.scoring.latex_numeric import clearly_different
+from evalkit.scoring.think import strip_think  # noqa: F401  (re-exported: agieval imports it from here)
 from evalkit.types import Score
 
 log = logging.getLogger("evalkit.math")
@@ -44,20 +45,6 @@ WORKER_START_LIMIT_S = 60.0  # importing sympy on a loaded machine; not charged 
 
 
 # ---------------------------------------------------------------- extraction
-
-def strip_think(text: str) -> str:
-    """Drop reasoning blocks: the final answer is what follows them."""
-    out, pos = [], 0
-    while (start := text.find("<think>", pos)) >= 0:
-        end = text.find("</think>", start)
-        out.append(text[pos:start])
-        if end < 0:  # thinking never finished: nothing in it is a final answer
-            return "".join(out)
-        pos = end + len("</think>")
-    text = "".join(out) + text[pos:]
-    # Chat templates that open <think> in the prompt leave only the closing tag.
-    return text.rsplit("</think>", 1)[-1]
-
 
 def _brace_partners(text: str) -> dict[int, int]:
     """Index of each unescaped '{' -> its matching '}', in one linear pass."""

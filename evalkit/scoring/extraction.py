@@ -1,0 +1,112 @@
+"""What every extractor shares: the three outcomes and the hedge test.
+
+An output either commits to one answer (``answered``), names no answer in the
+place the policy looks (``no_answer``), or names two or more different answers
+joined as alternatives or as a list where one answer is asked for
+(``hedged``). A hedge scores 0 like no answer, but is counted apart, so a
+model that hedges is visible (``hedge_rate``). The rules per answer format are
+in docs/extraction.md; every function here is linear in the output length.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+ANSWERED, NO_ANSWER, HEDGED = "answered", "no_answer", "hedged"
+STATUSES = (ANSWERED, NO_ANSWER, HEDGED)
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """An extractor's verdict: the answer (None unless answered) and why."""
+
+    answer: Any
+    status: str
+
+    @classmethod
+    def of(cls, answer: Any) -> "Extraction":
+        return cls(answer, ANSWERED if answer is not None else NO_ANSWER)
+
+
+NONE = Extraction(None, NO_ANSWER)
+HEDGE = Extraction(None, HEDGED)
+
+# Words that put two answers side by side, English and Chinese. "or"-like
+# joiners offer alternatives; "and"-like ones list several answers. Where one
+# answer is asked for, both are hedges; where a set is asked for (AGIEval
+# multi-answer subsets) only the alternatives are.
+OR_WORDS = r"or|either|nor|还是|或者|或是|或"
+AND_WORDS = r"and|both|as well as|和|及|与|以及|跟|都"
+_GAP = re.compile(
+    rf"\s*(?:[,，、;；/&]|\b(?:{OR_WORDS}|{AND_WORDS})\b|(?:{OR_WORDS}|{AND_WORDS}))?\s*"
+    rf"(?:\b(?:{OR_WORDS}|{AND_WORDS})\b\s*)?", re.I)
+_OR_GAP = re.compile(rf"\s*(?:,\s*)?(?:/|(?:\b(?:or|nor)\b|还是|或者|或是|或))\s*(?:either\s*)?", re.I)
+
+
+def joined(gap: str) -> bool:
+    """True when ``gap`` (the text between two answers) only joins them: "or",
+    "and", ",", "/", "或者", "和", "、"... A gap of prose ("because", "not") is
+    no join."""
+    return len(gap) <= 40 and _GAP.fullmatch(gap) is not None
+
+
+def alternatives(gap: str) -> bool:
+    """True when ``gap`` offers the two answers as alternatives ("or", "/", "或")."""
+    return len(gap) <= 40 and _OR_GAP.fullmatch(gap) is not None
+
+
+def hedged(mentions: Sequence[tuple[int, int, Any]], span: str,
+           tail_ok: Callable[[str], bool] = lambda rest: True) -> bool:
+    """Whether the first two answers mentioned in ``span`` are different answers
+    joined as a pair ("(A) or (D)", "True or False", "24 or 25", "Yes and No").
+    ``mentions`` are (start, end, value) in order; ``tail_ok(rest)`` says whether
+    the text after the second may end an answer (so "Yes, no doubt" is no hedge)."""
+    for (s1, e1, v1), (s2, e2, v2) in zip(mentions, mentions[1:]):
+        if v1 == v2:
+            continue
+        return joined(span[e1:s2]) and tail_ok(span[e2:])
+    return False
+
+
+def status_counts(statuses: Sequence[str]) -> dict[str, float]:
+    """no_answer_rate and hedge_rate of one doc's outputs (fractions)."""
+    n = len(statuses) or 1
+    return {"no_answer_rate": sum(s == NO_ANSWER for s in statuses) / n,
+            "hedge_rate": sum(s == HEDGED for s in statuses) / n}
+
+
+def explain(extract: Callable[..., Any], text: str, doc: Any, **args: Any) -> Extraction:
+    """An extractor's Extraction: its own ``explain`` when it has one, else
+    answered/no_answer from whether it found anything."""
+    how = getattr(extract, "explain", None)
+    if how is not None:
+        return how(text, doc, **args)
+    return Extraction.of(extract(text, doc, **args))
+
+
+def last_cue(text: str, lowered: str, cues: Sequence[str]) -> int:
+    """End of the last occurrence of any cue (``lowered`` is ``text.lower()``), or -1.
+    rfind, not a regex: linear whatever the output holds."""
+    best, end = -1, -1
+    for cue in cues:
+        at = lowered.rfind(cue)
+        if at > best:
+            best, end = at, at + len(cue)
+    return end
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line."""
+    for line in text.split("\n"):
+        if line.strip():
+            return line
+    return ""
+
+
+def last_line(text: str) -> str:
+    """The last non-empty line."""
+    for line in reversed(text.split("\n")):
+        if line.strip():
+            return line
+    return ""
