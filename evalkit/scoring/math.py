@@ -13,7 +13,8 @@ from typing import Any
 
 from evalkit.data import load_jsonl
 from evalkit.registry import extractors, loaders, scorers
-from evalkit.scoring.math_grader import extract_math_answer, is_equiv
+from evalkit.scoring.extraction import Extraction
+from evalkit.scoring.math_grader import explain_math_answer, is_equiv
 from evalkit.taskspec import DatasetSpec
 from evalkit.types import Doc, Score
 
@@ -39,7 +40,14 @@ def load_math_jsonl(path: Path, spec: DatasetSpec | None = None) -> list[dict[st
 @extractors.register("math")
 def extract_math(text: str, doc: Doc) -> str | None:
     """The last \\boxed{} answer, else the Minerva "Final Answer: The final answer is X"."""
-    return extract_math_answer(text)
+    return explain_math_answer(text)[0]
+
+
+def explain_math(text: str, doc: Doc) -> Extraction:
+    return Extraction(*explain_math_answer(text))
+
+
+extract_math.explain = explain_math  # type: ignore[attr-defined]
 
 
 @scorers.register("math_equiv")
