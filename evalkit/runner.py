@@ -152,6 +152,8 @@ def run(cfg: RunConfig) -> RunResult:
         t_done = time.time()
         config["timings"] = {"prepare_s": t_load - t0, "model_load_s": t_eval - t_load, "evaluate_s": t_done - t_eval,
                              "total_s": t_done - t0}
+        if hasattr(backend, "report"):  # replay: outputs cut at stop sequences, as live
+            config["replay"] = backend.report()
         if generator is not None:
             config["requests"] = {"sent": generator.sent_requests, "samples_generated": generator.sent_samples,
                                   "samples_from_cache": generator.cached_samples}

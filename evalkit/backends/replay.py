@@ -2,6 +2,12 @@
 
 Each line is ``{"task": ..., "doc_id": ..., "output": "..."}`` or ``"outputs": [...]``.
 The samples files a run writes have this shape, so any run can be re-scored.
+
+Each output is cut at the task's stop sequences exactly as a live backend cuts
+a generation (``truncate_at_stop``), so a replayed output scores as it would
+have live: text a model wrote past a stop sequence (an invented next question
+ending "The answer is 0.") never reaches the extractor. The run's config
+records that it did and how many outputs were cut (``report``).
 """
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from evalkit.backends.base import BaseBackend, Progress
+from evalkit.backends.base import BaseBackend, Progress, truncate_at_stop
 from evalkit.errors import BackendError, ConfigError, DataError
 from evalkit.types import Generation, Request
 
@@ -56,9 +62,15 @@ class ReplayBackend(BaseBackend):
                 digest.update(f.read_bytes())
         self.paths = [str(p) for p in paths]
         self.sha256 = digest.hexdigest()
+        self.outputs_cut = 0
+        self.outputs_replayed = 0
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": "replay", "files": self.paths, "sha256": self.sha256}
+        return {"backend": "replay", "files": self.paths, "sha256": self.sha256, "cut_at_stop": True}
+
+    def report(self) -> dict[str, Any]:
+        """What replay did to the outputs, for the run's config."""
+        return {"cut_at_stop": True, "outputs_replayed": self.outputs_replayed, "outputs_cut": self.outputs_cut}
 
     def generate(self, requests: list[Request], progress: Progress | None = None,
                  on_result: Callable[[int, Generation], None] | None = None) -> list[Generation]:
@@ -72,7 +84,11 @@ class ReplayBackend(BaseBackend):
             if len(outs) < hi:
                 raise BackendError(f"replay has {len(outs)} outputs for {req.task} doc {req.doc_id}, "
                                    f"but {hi} samples were asked for; lower --samples")
-            out.append(Generation(outs[lo:hi], ["replay"] * (hi - lo)))
+            texts = [truncate_at_stop(t, req.params.stop) for t in outs[lo:hi]]
+            reasons = ["stop" if len(t) < len(o) else "replay" for t, o in zip(texts, outs[lo:hi])]
+            self.outputs_replayed += len(texts)
+            self.outputs_cut += reasons.count("stop")
+            out.append(Generation(texts, reasons))
         if progress:
             progress(len(requests))
         return out

@@ -32,7 +32,7 @@ LETTERS = "ABCDEFG"
 # "最终结果为", "正确选项:").
 _CUE = re.compile(
     r"(?:answer|choice|option)\s*(?:is|:)(?:\s*therefore)?|答案\s*(?:应该?)?(?:是|为|：|:)|(?:故|所以|因此|应该?)选择?"
-    r"|(?:最终)?结果\s*(?:是|为|：|:)|正确(?:的)?(?:选项|答案|项)\s*(?:应该?)?(?:是|为|：|:)|【",
+    r"|(?:最终)?结果\s*(?:是|为|：|:)|正确(?:的)?(?:选项|答案|项)?\s*(?:应该?)?(?:是|为|：|:)|【",
     re.I)
 _MAX_CUES = 20  # only the last cues are read: linear whatever the output holds
 # An option letter: "(B)", "（B）", or bare capitals not touching other ASCII letters ("B", "ACD", "答案是B").
@@ -41,9 +41,9 @@ _MARK = re.compile(r"[(（]([A-G])[)）]")
 # The prompt's own words, which a model may echo: "从A到D", "Among A through E".
 _PROMPT_ECHO = re.compile(r"从\s*A\s*到\s*[A-G]|(?:Among\s+)?A\s+through\s+[A-G]", re.I)
 # Where an answer-only output may begin: role or answer prefixes before the letter.
-_LEAD = re.compile(r"\s*(?:(?:(?:ASSISTANT|Answer|A|答案|答|选项|option)\s*[:：]|(?:我们)?应?选择?|option\s)\s*)*[\s(（]*", re.I)
+_LEAD = re.compile(r"\s*(?:(?:(?:ASSISTANT|Answer|A|答案|答|选项|option)\s*[:：]|选项|(?:我们)?(?:应该?选择?|选择?)|option\s|either\s)\s*)*", re.I)
 # What may follow a letter that is the whole answer: the end, space, punctuation, a closing bracket.
-_LETTER_END = re.compile(r"$|[\s.,;:!?。，、；：)）\]】]")
+_LETTER_END = re.compile(r"$|[\s.,;:!?。，、；：)）(（\]】]|和|及|与|或|还是")
 
 
 def _valid_letters(doc: Doc) -> str:
@@ -58,14 +58,15 @@ def _drop_enumerations(text: str, doc: Doc) -> str:
     marks = list(_MARK.finditer(text))
     if len(marks) < 2:
         return text
-    opts = {o[1]: o[3:].strip() for o in (doc.fields.get("options") or []) if len(o) > 3 and o[0] in "(（"}
+    opts = _option_texts(doc)
     cuts, i = [], 0
     while i < len(marks):
         j = i
         while (j + 1 < len(marks) and ord(marks[j + 1].group(1)) == ord(marks[j].group(1)) + 1
                and not joined(text[marks[j].end():marks[j + 1].start()])):
             j += 1
-        if marks[i].group(1) == "A" and j > i:
+        line_start = text.rfind("\n", 0, marks[i].start()) + 1
+        if marks[i].group(1) == "A" and j > i and not _CUE.search(text, line_start, marks[i].start()):
             end = marks[j].end()
             own = opts.get(marks[j].group(1), "")
             rest = text[end:end + len(own) + 8]
@@ -118,7 +119,7 @@ def answer_spans(text: str, doc: Doc | None = None, answer_at: str = "start") ->
     return spans
 
 
-def letters_in(span: str, valid: str, answers: str = "set") -> Extraction:
+def letters_in(span: str, valid: str, answers: str = "set", opts: dict[str, str] | None = None) -> Extraction:
     """The first answer in ``span``: one letter, or several joined as "A, C and D",
     "ACD", "(A)(C)", as sorted distinct letters. Letters offered as alternatives
     ("B or C", "(B)或者(D)") are a hedge; so is a set where ``answers`` is "one"."""
@@ -132,6 +133,9 @@ def letters_in(span: str, valid: str, answers: str = "set") -> Extraction:
                 found, style, end = list(letters), paren, m.end()
             continue
         gap = span[end:m.start()]
+        own = (opts or {}).get(found[-1], "")
+        if own and gap.strip().startswith(own):  # "(A)市民公园…… (C)文化区……": an option named with its text
+            gap = gap.strip()[len(own):]
         if not ok or not _JOINER.fullmatch(gap):
             break
         alternative = alternative or alternatives(gap)
@@ -154,19 +158,24 @@ def _bare(span: str, valid: str) -> bool:
     return re.fullmatch(r"[\s(（]*[A-G]{1,7}[)）]?[\s.。]*", _LEAD.sub("", span, count=1)) is not None
 
 
+def _option_texts(doc: Doc) -> dict[str, str]:
+    return {o[1]: o[3:].strip() for o in (doc.fields.get("options") or []) if len(o) > 3 and o[0] in "(（"}
+
+
 def explain_choice(text: str, doc: Doc, answer_at: str = "start", answers: str = "set") -> Extraction:
     valid = _valid_letters(doc)
+    opts = _option_texts(doc)
     hedge = None
     for kind, span in answer_spans(text, doc, answer_at):
         if kind == "start":
             lead = _LEAD.match(span).end()
             m = _TOKEN.match(span, lead)
-            if not m or not _LETTER_END.match(span, m.end()):
+            if not m or not (m.group(1) or _LETTER_END.match(span, m.end())):  # "(A)市民……" or "A。"
                 continue  # prose first ("A项错误，B项正确……"): no answer-only answer
             span = span[lead:]
         elif kind == "end" and not _bare(span, valid):
             continue
-        got = letters_in(span, valid, answers)
+        got = letters_in(span, valid, answers, opts)
         if got.status == ANSWERED:
             return got
         hedge = hedge or (got if got.status == HEDGED else None)

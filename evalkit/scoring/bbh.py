@@ -85,6 +85,8 @@ def _mc(span: str, opts: dict[str, str]) -> Extraction:
             # free text naming no option: three BBH references are such text
             # (movie_recommendation 163, two ruin_names), so it is compared as text
             text = _norm_text(span)
+            if re.fullmatch(r"\(?[a-z]\)?", text):  # "(Z)": a letter that is no option
+                return NONE
             return Extraction(text, ANSWERED) if re.search(r"\w", text) else NONE
         marks = [(b.start(1), b.end(1), b.group(1).upper())
                  for b in re.finditer(r"(?<![A-Za-z])([A-Z])(?![A-Za-z])", span, re.I) if b.group(1).upper() in opts]
