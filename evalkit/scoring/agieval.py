@@ -9,6 +9,7 @@ Cloze subsets (``math``, ``gaokao-mathcloze``) are graded with the MATH grader.
 from __future__ import annotations
 
 import ast
+import bisect
 import csv
 import io
 import re
@@ -20,7 +21,7 @@ from evalkit.errors import DataError, ScoringError
 from evalkit.prompts import FewShot
 from evalkit.registry import extractors, fewshot_sources
 from evalkit.scoring.extraction import (ANSWERED, HEDGE, HEDGED, NO_ANSWER, NONE, Extraction, alternatives, first_line,
-                                        joined, last_line)
+                                        joined, last_line, last_matches)
 from evalkit.scoring.math_grader import explain_math_answer, final_value, is_hedge, last_boxed
 from evalkit.scoring.think import strip_think
 from evalkit.taskspec import FewShotSpec
@@ -59,14 +60,15 @@ def _drop_enumerations(text: str, doc: Doc) -> str:
     if len(marks) < 2:
         return text
     opts = _option_texts(doc)
+    newlines = [m.start() for m in re.finditer("\n", text)]
+    cue_ends = [m.end() for m in _CUE.finditer(text)]
     cuts, i = [], 0
     while i < len(marks):
         j = i
         while (j + 1 < len(marks) and ord(marks[j + 1].group(1)) == ord(marks[j].group(1)) + 1
                and not joined(text[marks[j].end():marks[j + 1].start()])):
             j += 1
-        line_start = text.rfind("\n", 0, marks[i].start()) + 1
-        if marks[i].group(1) == "A" and j > i and not _CUE.search(text, line_start, marks[i].start()):
+        if marks[i].group(1) == "A" and j > i and not _cue_before(marks[i].start(), newlines, cue_ends):
             end = marks[j].end()
             own = opts.get(marks[j].group(1), "")
             rest = text[end:end + len(own) + 8]
@@ -87,11 +89,18 @@ def _drop_enumerations(text: str, doc: Doc) -> str:
     return "".join(out) + text[pos:]
 
 
+def _cue_before(pos: int, newlines: list[int], cue_ends: list[int]) -> bool:
+    """Whether an answer cue ends between the start of pos's line and pos (bisect: no rescans)."""
+    line_start = newlines[k - 1] + 1 if (k := bisect.bisect_left(newlines, pos)) else 0
+    c = bisect.bisect_right(cue_ends, pos)
+    return c > 0 and cue_ends[c - 1] >= line_start
+
+
 def _cue_spans(text: str) -> list[str]:
     """The line after each answer cue, the last cue first (an answer may start on
     the next line: "答案是\nB")."""
     spans = []
-    for m in list(_CUE.finditer(text))[-_MAX_CUES:][::-1]:
+    for m in last_matches(_CUE, text, _MAX_CUES):
         start = re.compile(r"\s*").match(text, m.end()).end()
         end = text.find("\n", start)
         spans.append(text[start:end if end >= 0 else len(text)])
@@ -141,6 +150,8 @@ def letters_in(span: str, valid: str, answers: str = "set", opts: dict[str, str]
         alternative = alternative or alternatives(gap)
         found.extend(letters)
         end = m.end()
+        if len(found) > 2 * len(LETTERS):
+            break  # a run this long only repeats letters: the answer is settled
     chosen = "".join(sorted(set(found)))
     if not chosen:
         return NONE

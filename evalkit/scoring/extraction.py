@@ -96,6 +96,24 @@ def last_cue(text: str, lowered: str, cues: Sequence[str]) -> int:
     return end
 
 
+def last_matches(pattern: "re.Pattern[str]", text: str, k: int, window: int = 1 << 16,
+                 overlap: int = 64) -> list["re.Match[str]"]:
+    """The last ``k`` non-overlapping matches of a short ``pattern`` (at most
+    ``overlap`` characters long), last first, searching windows from the end so
+    that a long output with a cue near its end is not scanned whole."""
+    found: list[re.Match[str]] = []
+    end = len(text)
+    while end > 0 and len(found) < k:
+        start = max(0, end - window)
+        # matches that start in [start, end), whole even if they run past end
+        ms = [m for m in pattern.finditer(text, start, min(len(text), end + overlap)) if m.start() < end]
+        ms = [m for m in ms if not found or m.end() <= found[-1].start()]
+        found.extend(reversed(ms))
+        end = start
+        window *= 2
+    return found[:k]
+
+
 def first_line(text: str) -> str:
     """The first non-empty line."""
     for line in text.split("\n"):

@@ -63,13 +63,13 @@ def last_boxed(text: str) -> str | None:
     """Content of the last balanced \\boxed{...} or \\fbox{...} (or \\boxed 5)."""
     starts = [m.end() for m in re.finditer(r"\\(?:boxed|fbox)", text)]
     partners = _brace_partners(text) if starts else {}
-    for at in reversed(starts):
-        rest = text[at:]
-        if rest.startswith("{"):
+    for at in reversed(starts):  # no slicing per start: linear however many boxes are open
+        if text.startswith("{", at):
             if at in partners:
                 return text[at + 1:partners[at]]
-        elif rest[:1] == " ":  # \boxed 5: up to the end of the math span
-            return re.split(r"[$\n]", rest, maxsplit=1)[0].strip()
+        elif text.startswith(" ", at):  # \boxed 5: up to the end of the math span
+            end = min((i for i in (text.find("$", at), text.find("\n", at)) if i >= 0), default=len(text))
+            return text[at:end].strip()
     return None
 
 
