@@ -14,6 +14,7 @@ Formats: ``mc`` option letters "(B)" (an option's text maps to its letter),
 """
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -76,10 +77,11 @@ def _norm_text(s: str) -> str:
 
 def _mc(span: str, opts: dict[str, str]) -> Extraction:
     by_text = {_norm_text(t): k for k, t in opts.items()}
-    if _norm_text(span) in by_text:  # the option's text, whatever it holds
+    if len(span) < 1000 and _norm_text(span) in by_text:  # the option's text, whatever it holds
         return Extraction(f"({by_text[_norm_text(span)]})", ANSWERED)
-    marks = [(m.start(), m.end(), m.group(1)) for m in re.finditer(r"\(([A-Z])\)", span) if m.group(1) in opts]
-    if not marks:
+    marks = ((m.start(), m.end(), m.group(1)) for m in re.finditer(r"\(([A-Z])\)", span) if m.group(1) in opts)
+    first = next(marks, None)
+    if first is None:
         m = re.match(r"^(?:option\s+)?([A-Z])(?:[).:,]|\s*$|\s+(?:or|and)\s|/)", span, re.I)
         if not (m and m.group(1).upper() in opts):
             # free text naming no option: three BBH references are such text
@@ -88,10 +90,13 @@ def _mc(span: str, opts: dict[str, str]) -> Extraction:
             if re.fullmatch(r"\(?[a-z]\)?", text):  # "(Z)": a letter that is no option
                 return NONE
             return Extraction(text, ANSWERED) if re.search(r"\w", text) else NONE
-        marks = [(b.start(1), b.end(1), b.group(1).upper())
-                 for b in re.finditer(r"(?<![A-Za-z])([A-Z])(?![A-Za-z])", span, re.I) if b.group(1).upper() in opts]
-    for (_, e1, v1), (s2, _, v2) in zip(marks, marks[1:]):
-        if v1 == v2:
+        marks = ((b.start(1), b.end(1), b.group(1).upper())
+                 for b in re.finditer(r"(?<![A-Za-z])([A-Z])(?![A-Za-z])", span, re.I) if b.group(1).upper() in opts)
+        first = next(marks)
+    (_, e1, v1) = first
+    for (s2, e2, v2) in marks:  # lazily, up to the first different option
+        if v2 == v1:
+            e1 = e2
             continue
         gap = span[e1:s2].strip()
         own = opts.get(v1, "")
@@ -100,33 +105,37 @@ def _mc(span: str, opts: dict[str, str]) -> Extraction:
         if joined(gap):
             return HEDGE
         break
-    return Extraction(f"({marks[0][2]})", ANSWERED)
+    return Extraction(f"({first[2]})", ANSWERED)
 
 
 def _word(span: str, vocab: dict[str, str]) -> Extraction:
     if "=" in span:  # "True and False = False": the value after the last "="
         span = span.rsplit("=", 1)[1]
-    found = [(m.start(), m.end(), vocab[m.group(0).lower()]) for m in _WORD.finditer(span) if m.group(0).lower() in vocab]
-    if not found:
+    found = ((m.start(), m.end(), vocab[m.group(0).lower()]) for m in _WORD.finditer(span)
+             if m.group(0).lower() in vocab)
+    first = next(found, None)
+    if first is None:
         return NONE
-    if hedged(found, span, lambda rest: _WORD_TAIL.match(rest) is not None):
+    if hedged(itertools.chain([first], found), span, lambda rest: _WORD_TAIL.match(rest) is not None):
         return HEDGE
-    return Extraction(found[0][2], ANSWERED)
+    return Extraction(first[2], ANSWERED)
 
 
 def _number(span: str) -> Extraction:
     if "=" in span:  # "3 + 4 = 7": the value after the last "="
         span = span.rsplit("=", 1)[1]
-    found = [(m.start(), m.end(), m.group(0).replace(",", "")) for m in _NUMBER.finditer(span)]
-    if not found:
-        words = [(m.start(), m.end(), _NUMBER_WORDS[m.group(0).lower()])
-                 for m in _WORD.finditer(span) if m.group(0).lower() in _NUMBER_WORDS]
-        if not words:
+    found = ((m.start(), m.end(), m.group(0).replace(",", "")) for m in _NUMBER.finditer(span))
+    first = next(found, None)
+    if first is None:
+        words = ((m.start(), m.end(), _NUMBER_WORDS[m.group(0).lower()])
+                 for m in _WORD.finditer(span) if m.group(0).lower() in _NUMBER_WORDS)
+        first = next(words, None)
+        if first is None:
             return NONE
-        return HEDGE if hedged(words, span) else Extraction(words[0][2], ANSWERED)
-    if hedged(found, span):
+        return HEDGE if hedged(itertools.chain([first], words), span) else Extraction(first[2], ANSWERED)
+    if hedged(itertools.chain([first], found), span):
         return HEDGE
-    value = float(found[0][2])
+    value = float(first[2])
     return Extraction(str(int(value)) if value.is_integer() else str(value), ANSWERED)
 
 

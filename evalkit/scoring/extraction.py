@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 ANSWERED, NO_ANSWER, HEDGED = "answered", "no_answer", "hedged"
 STATUSES = (ANSWERED, NO_ANSWER, HEDGED)
@@ -56,16 +56,20 @@ def alternatives(gap: str) -> bool:
     return len(gap) <= 40 and _OR_GAP.fullmatch(gap) is not None
 
 
-def hedged(mentions: Sequence[tuple[int, int, Any]], span: str,
+def hedged(mentions: Iterable[tuple[int, int, Any]], span: str,
            tail_ok: Callable[[str], bool] = lambda rest: True) -> bool:
-    """Whether the first two answers mentioned in ``span`` are different answers
-    joined as a pair ("(A) or (D)", "True or False", "24 or 25", "Yes and No").
-    ``mentions`` are (start, end, value) in order; ``tail_ok(rest)`` says whether
-    the text after the second may end an answer (so "Yes, no doubt" is no hedge)."""
-    for (s1, e1, v1), (s2, e2, v2) in zip(mentions, mentions[1:]):
-        if v1 == v2:
+    """Whether the first two different answers mentioned in ``span`` are joined as
+    a pair ("(A) or (D)", "True or False", "24 or 25", "Yes and No").
+    ``mentions`` are (start, end, value) in order, read lazily up to that pair;
+    ``tail_ok(rest)`` says whether the text after the second may end an answer
+    (so "Yes, no doubt" is no hedge)."""
+    it = iter(mentions)
+    prev = next(it, None)
+    for cur in it:
+        if cur[2] == prev[2]:
+            prev = cur
             continue
-        return joined(span[e1:s2]) and tail_ok(span[e2:])
+        return joined(span[prev[1]:cur[0]]) and tail_ok(span[cur[1]:cur[1] + 200])
     return False
 
 

@@ -511,7 +511,7 @@ def _readings(pred: str, gold: str) -> list[str]:
     after a number the reference gives bare ("550 gallons", "6 Trinkets", "12th
     grade"), an option's text after its letter when the reference is the letter
     ("\text{(C) Plane}" for "\text{(C)}")."""
-    out = [pred]
+    out = []
     bare = pred.strip().strip("$").strip()
     if len(bare) >= 2 and bare[0] in _QUOTES and bare[-1] in _QUOTES:
         out.append(bare[1:-1])
@@ -520,7 +520,7 @@ def _readings(pred: str, gold: str) -> list[str]:
         out.append(m.group(1))
     if re.fullmatch(r"[A-Za-z]", text_gold) and (m := _CHOICE_WITH_TEXT.fullmatch(bare)):
         out.append(m.group(1))
-    return out
+    return out + [pred]  # the narrower readings first: they never need sympy
 
 
 def _judge(pred: str | None, gold: str, timeout_s: float) -> tuple[bool, str]:
