@@ -19,7 +19,8 @@ import re
 from typing import Any
 
 from evalkit.registry import extractors
-from evalkit.scoring.extraction import ANSWERED, HEDGE, NONE, Extraction, first_line, hedged, joined, last_cue, last_line
+from evalkit.scoring.extraction import (ANSWERED, HEDGE, MAX_MENTIONS, NONE, Extraction, first_line, hedged, joined,
+                                        last_cue, last_line)
 from evalkit.scoring.think import strip_think
 from evalkit.types import Doc
 
@@ -94,7 +95,7 @@ def _mc(span: str, opts: dict[str, str]) -> Extraction:
                  for b in re.finditer(r"(?<![A-Za-z])([A-Z])(?![A-Za-z])", span, re.I) if b.group(1).upper() in opts)
         first = next(marks)
     (_, e1, v1) = first
-    for (s2, e2, v2) in marks:  # lazily, up to the first different option
+    for (s2, e2, v2) in itertools.islice(marks, MAX_MENTIONS):  # lazily, up to the first different option
         if v2 == v1:
             e1 = e2
             continue

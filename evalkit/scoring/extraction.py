@@ -9,11 +9,13 @@ in docs/extraction.md; every function here is linear in the output length.
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 ANSWERED, NO_ANSWER, HEDGED = "answered", "no_answer", "hedged"
+MAX_MENTIONS = 1000  # one answer repeated this often is that answer: read no further
 STATUSES = (ANSWERED, NO_ANSWER, HEDGED)
 
 
@@ -63,7 +65,7 @@ def hedged(mentions: Iterable[tuple[int, int, Any]], span: str,
     ``mentions`` are (start, end, value) in order, read lazily up to that pair;
     ``tail_ok(rest)`` says whether the text after the second may end an answer
     (so "Yes, no doubt" is no hedge)."""
-    it = iter(mentions)
+    it = itertools.islice(mentions, MAX_MENTIONS)
     prev = next(it, None)
     for cur in it:
         if cur[2] == prev[2]:
