@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from rich.console import Console
 
 from evalkit.report import results_table
@@ -87,3 +89,22 @@ def test_one_strip_think():
     assert strip_think("plan</think>answer") == "answer"  # the template opened the block
     assert strip_think("before<think>never closed, the answer is 5") == "before"  # unfinished thinking
     assert strip_think("<think>a</think>b<think>c") == "b"
+
+
+@pytest.mark.model
+def test_real_model_statuses_and_replay_agree(tmp_path, data_dir):
+    """Through the packaged CPU model: every sample has a status, the rates match them,
+    and replaying the run's own samples (already cut live) cuts nothing and scores the same."""
+    live = run(RunConfig(model="smollm2-135m", tasks=["bbh_navigate"], data_dir=str(data_dir), limit=2,
+                         store=tmp_path / "s.db", output=tmp_path / "live"))
+    recs = live.records["bbh_navigate"]
+    statuses = [r.extraction_status for r in recs]
+    assert all(s in ("answered", "no_answer", "hedged") for s in statuses)
+    res = live.results["bbh_navigate"]
+    assert res["no_answer_rate"] == statuses.count("no_answer") / 2
+    assert res["hedge_rate"] == statuses.count("hedged") / 2
+    again = run(RunConfig(model=f"replay:{tmp_path / 'live'}", tasks=["bbh_navigate"], data_dir=str(data_dir),
+                          limit=2, store=tmp_path / "s.db"))
+    assert again.payload["config"]["replay"]["outputs_cut"] == 0
+    assert [r.extraction_status for r in again.records["bbh_navigate"]] == statuses
+    assert [r.score for r in again.records["bbh_navigate"]] == [r.score for r in recs]
