@@ -3,8 +3,11 @@
 Multiple-choice answers are option letters, compared as sets: the extractor
 and the reference both come out as the sorted distinct letters ("B", "AD"), so
 ``exact_match`` is an exact set match (jec-qa and gaokao-physics items may have
-several correct options; so do a few gaokao-mathqa items).
-Cloze subsets (``math``, ``gaokao-mathcloze``) are graded with the MATH grader.
+several correct options; so do a few gaokao-mathqa items: ``answers: set``).
+Elsewhere (``answers: one``) a set is a hedge; letters offered as alternatives
+("(B)或者(D)") are a hedge everywhere. Echoes of the prompt and of the options
+list are not answers. Cloze subsets (``math``, ``gaokao-mathcloze``) are graded
+with the MATH grader. The rules: docs/extraction.md.
 """
 from __future__ import annotations
 
