@@ -39,6 +39,7 @@ _CUE = re.compile(
     r"|(?:最终)?结果\s*(?:是|为|：|:)|正确(?:的)?(?:选项|答案|项)?\s*(?:应该?)?(?:是|为|：|:)|【",
     re.I)
 _MAX_CUES = 20  # only the last cues are read: linear whatever the output holds
+MAX_SPAN = 20_000  # an answer statement is read up to here: no answer is longer
 # An option letter: "(B)", "（B）", or bare capitals not touching other ASCII letters ("B", "ACD", "答案是B").
 _TOKEN = re.compile(r"[(（]([A-Z])[)）]|(?<![A-Za-z])([A-Z]{1,7})(?![A-Za-z])")
 _MARK = re.compile(r"[(（]([A-G])[)）]")
@@ -105,8 +106,8 @@ def _cue_spans(text: str) -> list[str]:
     spans = []
     for m in last_matches(_CUE, text, _MAX_CUES):
         start = re.compile(r"\s*").match(text, m.end()).end()
-        end = text.find("\n", start)
-        spans.append(text[start:end if end >= 0 else len(text)])
+        end = text.find("\n", start, start + MAX_SPAN)
+        spans.append(text[start:end if end >= 0 else start + MAX_SPAN])
     return spans
 
 
@@ -125,7 +126,7 @@ def answer_spans(text: str, doc: Doc | None = None, answer_at: str = "start") ->
     if doc is not None:
         text = _drop_enumerations(text, doc)
     spans = [("cue", s) for s in _cue_spans(text)]
-    lines = [ln for ln in (first_line(text), last_line(text)) if ln.strip()]
+    lines = [ln[:MAX_SPAN] for ln in (first_line(text), last_line(text)) if ln.strip()]
     if lines:
         spans.append(("start", lines[0]) if answer_at == "start" else ("end", lines[-1]))
     return spans

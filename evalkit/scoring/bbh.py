@@ -48,8 +48,11 @@ _BARE = {
 _WORD_TAIL = re.compile(r"\s*(?:$|[.,;:!?)\]])")
 
 
+MAX_SPAN = 20_000  # an answer statement is read up to here: no answer is longer
+
+
 def _clean(span: str) -> str:
-    return span.strip().strip("`'\"").strip().rstrip(".").strip()
+    return span[:MAX_SPAN].strip().strip("`'\"").strip().rstrip(".").strip()
 
 
 def final_answer(text: str, answer_at: str = "end") -> tuple[str | None, bool]:
@@ -59,7 +62,8 @@ def final_answer(text: str, answer_at: str = "end") -> tuple[str | None, bool]:
     text = strip_think(text).replace("**", "").replace("__", "")
     end = last_cue(text, text.lower(), ("answer is",))
     if end >= 0:
-        span = text[end:].split("\n", 1)[0].lstrip(" \t:")
+        stop = text.find("\n", end, end + MAX_SPAN)
+        span = text[end:stop if stop >= 0 else end + MAX_SPAN].lstrip(" \t:")
         stop = _SENTENCE_END.search(span)
         return _clean(span[:stop.start()] if stop else span), True
     line = first_line(text) if answer_at == "start" else last_line(text)
