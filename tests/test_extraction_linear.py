@@ -100,3 +100,19 @@ def test_last_matches_equals_a_full_scan():
         want = list(pat.finditer(text))[::-1][:20]
         got = last_matches(pat, text, 20, window=rng.randint(1, 500))
         assert [m.span() for m in got] == [m.span() for m in want], trial
+
+
+def test_first_and_last_line_equal_a_split():
+    """first_line/last_line avoid splitting the whole output, and agree with doing so."""
+    import random
+
+    from evalkit.scoring.extraction import first_line, last_line
+
+    def by_split(text, lines):
+        return next((ln for ln in lines(text.split("\n")) if ln.strip()), "")
+
+    for trial in range(3000):
+        rng = random.Random(trial)
+        text = "".join(rng.choice(["\n", " ", "a", "\t", "b \n", " \u3000"]) for _ in range(rng.randint(0, 30)))
+        assert first_line(text) == by_split(text, iter), repr(text)
+        assert last_line(text) == by_split(text, reversed), repr(text)

@@ -121,16 +121,19 @@ def last_matches(pattern: "re.Pattern[str]", text: str, k: int, window: int = 1 
 
 
 def first_line(text: str) -> str:
-    """The first non-empty line."""
-    for line in text.split("\n"):
-        if line.strip():
-            return line
-    return ""
+    """The first non-blank line (found with lstrip and find: no split of the whole text)."""
+    body = text.lstrip()
+    if not body:
+        return ""
+    start = len(text) - len(body)
+    end = text.find("\n", start)
+    return text[text.rfind("\n", 0, start) + 1:end if end >= 0 else len(text)]
 
 
 def last_line(text: str) -> str:
-    """The last non-empty line."""
-    for line in reversed(text.split("\n")):
-        if line.strip():
-            return line
-    return ""
+    """The last non-blank line."""
+    end = len(text.rstrip())
+    if not end:
+        return ""
+    stop = text.find("\n", end)
+    return text[text.rfind("\n", 0, end) + 1:stop if stop >= 0 else len(text)]
