@@ -123,12 +123,14 @@ def answer_spans(text: str, doc: Doc | None = None, answer_at: str = "start") ->
     if boxed is not None:
         return [("cue", boxed)]
     text = _PROMPT_ECHO.sub(" ", text)
+    spans = [("cue", s) for s in _cue_spans(text)]  # what follows a cue is meant as the answer
+    # the fallback line, from the first (or last) stretch of the output with echoed option lists removed
+    edge = text[:2 * MAX_SPAN] if answer_at == "start" else text[-2 * MAX_SPAN:]
     if doc is not None:
-        text = _drop_enumerations(text, doc)
-    spans = [("cue", s) for s in _cue_spans(text)]
-    lines = [ln[:MAX_SPAN] for ln in (first_line(text), last_line(text)) if ln.strip()]
-    if lines:
-        spans.append(("start", lines[0]) if answer_at == "start" else ("end", lines[-1]))
+        edge = _drop_enumerations(edge, doc)
+    line = (first_line(edge) if answer_at == "start" else last_line(edge))[:MAX_SPAN]
+    if line.strip():
+        spans.append(("start", line) if answer_at == "start" else ("end", line))
     return spans
 
 
