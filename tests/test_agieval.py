@@ -38,7 +38,7 @@ FIVE = Doc(0, {"options": ["(A)v", "(B)w", "(C)x", "(D)y", "(E)z"]})
     ("Answer: B, C and D", "BCD"),
     ("答案是A、C", "AC"),
     ("AD", "AD"),
-    ("The answer is B or C", "BC"),  # a hedge is both, so it cannot match a single answer
+    ("The answer is B or C", None),  # alternatives are a hedge: no answer (docs/extraction.md)
     (" (E)\nThe answer is (E)\nThe answer is (", None),  # E is not an option of a 4-option item
     ("I don't know", None),
     ("", None),

@@ -50,14 +50,17 @@ CASES = [
     ("So the answer is apple banana cherry.", plain, "words", "apple banana cherry"),
     ("So the answer is Apple, Banana, cherry.", plain, "words", "apple banana cherry"),
     (" it&t malton obstetric", plain, "words", "it&t malton obstetric"),
-    ("", plain, "bool", ""),
-    ("I don't know.", mc, "mc", "i don't know"),
+    ("", plain, "bool", None),
+    ("I don't know.", mc, "mc", None),  # after reasoning, no "answer is": no answer
+    ("So the answer is ( Z ).", plain, "dyck", "( Z )"),  # the whole sequence is compared, not its closers
 ]
 
 
 @pytest.mark.parametrize("output,doc,fmt,expected", CASES)
 def test_extraction(output, doc, fmt, expected):
-    assert extract_bbh(output, doc, format=fmt) == expected
+    """Outputs starting with a space are answer-only continuations of "A:"."""
+    answer_at = "start" if output.startswith(" ") else "end"
+    assert extract_bbh(output, doc, format=fmt, answer_at=answer_at) == expected
 
 
 @pytest.mark.parametrize("target,doc,fmt,expected", [
@@ -84,4 +87,5 @@ def test_every_subtask_target_is_a_fixed_point(data_dir):
             want = normalize_target(rec["target"], doc, **spec.extractor_args)
             assert want, (name, i)
             assert extract_bbh(f"So the answer is {rec['target']}.", doc, **spec.extractor_args) == want, (name, i)
-            assert extract_bbh(f" {rec['target']}\n", doc, **spec.extractor_args) == want, (name, i)
+            assert extract_bbh(f" {rec['target']}\n", doc, format=spec.extractor_args["format"],
+                               answer_at="start") == want, (name, i)

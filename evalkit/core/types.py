@@ -110,6 +110,22 @@ class SampleRecord:
     error: str = ""
     trace: list[dict[str, Any]] = field(default_factory=list)  # critic rounds, tool calls
     extra: dict[str, Any] = field(default_factory=dict)  # per-task breakdown keys (subject, level)
+    # answered / no_answer / hedged (docs/extraction.md): of the doc's answer, and of each output
+    extraction_status: str = ""
+    extraction_status_all: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Evaluators that do not explain their extraction still get a status:
+        an answer found is ``answered``, None is ``no_answer``."""
+        # A frozen record fills its derived fields once, here (object.__setattr__ is how
+        # dataclasses themselves initialise frozen fields).
+        if not self.extraction_status_all and self.extracted_all:
+            object.__setattr__(self, "extraction_status_all",
+                               ["answered" if e is not None else "no_answer" for e in self.extracted_all])
+        if not self.extraction_status and self.extraction_status_all:
+            st = self.extraction_status_all
+            object.__setattr__(self, "extraction_status", st[0] if len(st) == 1 else "answered"
+                               if self.extracted is not None else "hedged" if "hedged" in st else "no_answer")
 
     def to_json(self) -> dict[str, Any]:
         """A replay-compatible line: task, doc_id and outputs come first."""

@@ -9,6 +9,12 @@ raw generations of that step (``gen``) with the chain's ``sample`` index; a
 loop that is fed the same outputs asks for them in the same order, so replay
 answers the k-th request of a (task, doc, sample) chain with its k-th recorded
 generation.
+
+Each output is cut at the task's stop sequences exactly as a live backend cuts
+a generation (``truncate_at_stop``), so a replayed output scores as it would
+have live: text a model wrote past a stop sequence (an invented next question
+ending "The answer is 0.") never reaches the extractor. The run's config
+records that it did and how many outputs were cut (``report``).
 """
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from evalkit.models.base import BaseBackend, Progress
+from evalkit.models.base import BaseBackend, Progress, truncate_at_stop
 from evalkit.core.errors import BackendError, ConfigError, DataError
 from evalkit.core.types import Generation, Request
 from evalkit.core.textclean import storable
@@ -115,6 +121,8 @@ class ReplayBackend(BaseBackend):
                 digest.update(f.read_bytes())
         self.paths = [str(p) for p in paths]
         self.sha256 = digest.hexdigest()
+        self.outputs_cut = 0
+        self.outputs_replayed = 0
 
     def source_model(self) -> str | None:
         """The model that produced the outputs, when every replayed path is a
@@ -129,7 +137,11 @@ class ReplayBackend(BaseBackend):
         return models.pop() if len(models) == 1 else None
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": "replay", "files": self.paths, "sha256": self.sha256}
+        return {"backend": "replay", "files": self.paths, "sha256": self.sha256, "cut_at_stop": True}
+
+    def report(self) -> dict[str, Any]:
+        """What replay did to the outputs, for the run's config."""
+        return {"cut_at_stop": True, "outputs_replayed": self.outputs_replayed, "outputs_cut": self.outputs_cut}
 
     def unknown_docs(self, task: str, doc_ids: set[int]) -> list[int]:
         """Doc ids the file holds for ``task`` that its dataset does not have."""
@@ -151,7 +163,11 @@ class ReplayBackend(BaseBackend):
             if len(outs) < hi:
                 raise BackendError(f"replay has {len(outs)} outputs for {req.task} doc {req.doc_id}, "
                                    f"but {hi} samples were asked for; lower --samples")
-            out.append(Generation(outs[lo:hi], ["replay"] * (hi - lo)))
+            texts = [truncate_at_stop(t, req.params.stop) for t in outs[lo:hi]]
+            reasons = ["stop" if len(t) < len(o) else "replay" for t, o in zip(texts, outs[lo:hi])]
+            self.outputs_replayed += len(texts)
+            self.outputs_cut += reasons.count("stop")
+            out.append(Generation(texts, reasons))
         if progress:
             progress(len(requests))
         return out

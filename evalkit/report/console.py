@@ -14,22 +14,29 @@ def _fmt(v: Any, scale: float = 100.0) -> str:
     return f"{v * scale:.2f}"
 
 
+RATES = ("no_answer_rate", "hedge_rate")  # shown as columns beside each metric, not as metrics
+
+
 def results_table(results: dict[str, dict[str, Any]], groups: dict[str, list[str]], title: str = "") -> Table:
-    """Tasks, then each group's macro and micro averages; values on a 0-100 scale."""
+    """Tasks, then each group's macro and micro averages; values on a 0-100 scale.
+    "no ans %" and "hedged %" say how many outputs stated no answer or hedged
+    (docs/extraction.md), so a score that extraction rescued is visible."""
     table = Table(title=title or None, show_lines=False)
-    for col, just in (("task", "left"), ("metric", "left"), ("value", "right"), ("± stderr", "right"), ("n", "right")):
+    for col, just in (("task", "left"), ("metric", "left"), ("value", "right"), ("± stderr", "right"), ("n", "right"),
+                      ("no ans %", "right"), ("hedged %", "right")):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     grouped = {t for members in groups.values() for t in members}
     for name in [t for t in results if t not in groups]:
         res = results[name]
         for k, v in res.items():
-            if isinstance(v, float) and not k.endswith("_stderr"):
+            if isinstance(v, float) and not k.endswith("_stderr") and k not in RATES:
                 table.add_row(("  " if name in grouped else "") + name, k, _fmt(v), _fmt(res.get(f"{k}_stderr")),
-                              str(res.get("n", "")))
+                              str(res.get("n", "")), _fmt(res.get("no_answer_rate")), _fmt(res.get("hedge_rate")))
     for g in groups:
         res = results.get(g, {})
         for k in [k for k in res if k.endswith(("_macro", "_micro"))]:
-            table.add_row(f"[bold]{g}[/bold]", k, _fmt(res[k]), _fmt(res.get(f"{k}_stderr")), str(res.get("n", "")))
+            table.add_row(f"[bold]{g}[/bold]", k, _fmt(res[k]), _fmt(res.get(f"{k}_stderr")), str(res.get("n", "")),
+                          _fmt(res.get("no_answer_rate")), _fmt(res.get("hedge_rate")))
     return table
 
 

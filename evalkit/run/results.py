@@ -34,7 +34,18 @@ def task_metrics(task: str, records: list[SampleRecord]) -> dict[str, Any]:
         out[k], out[f"{k}_stderr"] = m, se
     out["n"] = len(records)
     out["n_errors"] = sum(1 for r in records if r.error)
+    out.update(extraction_rates(records))
     return out
+
+
+def extraction_rates(records: list[SampleRecord]) -> dict[str, float]:
+    """no_answer_rate and hedge_rate over every output of tasks whose answers are
+    extracted (docs/extraction.md); empty for tasks that extract nothing."""
+    statuses = [s for r in records for s in r.extraction_status_all]
+    if not statuses:
+        return {}
+    return {"no_answer_rate": sum(s == "no_answer" for s in statuses) / len(statuses),
+            "hedge_rate": sum(s == "hedged" for s in statuses) / len(statuses)}
 
 
 def breakdown(records: list[SampleRecord], metric: str) -> dict[str, dict[str, Any]]:
@@ -57,8 +68,16 @@ def group_metrics(members: list[str], results: dict[str, dict[str, Any]], metric
     mac, mac_se = macro([results[m][metric] for m in present], [results[m][f"{metric}_stderr"] for m in present])
     pooled = [v for m in members for v in _leaf_scores(m, records, results)]
     mic, mic_se = summarize(pooled)
+    leaves = [r for m in members for r in _leaf_records(m, records, results)]
     return {metric: mac, f"{metric}_stderr": mac_se, f"{metric}_macro": mac, f"{metric}_macro_stderr": mac_se,
-            f"{metric}_micro": mic, f"{metric}_micro_stderr": mic_se, "n": len(pooled), "subtasks": len(present)}
+            f"{metric}_micro": mic, f"{metric}_micro_stderr": mic_se, "n": len(pooled), "subtasks": len(present),
+            **extraction_rates(leaves)}
+
+
+def _leaf_records(name: str, records: dict[str, list[SampleRecord]], results: dict[str, Any]) -> list[SampleRecord]:
+    if name in records:
+        return records[name]
+    return [r for m in results.get(name, {}).get("_members", []) for r in _leaf_records(m, records, results)]
 
 
 def _leaf_scores(name: str, records: dict[str, list[SampleRecord]], results: dict[str, Any]) -> list[float]:

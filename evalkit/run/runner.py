@@ -192,6 +192,8 @@ def run(cfg: RunConfig) -> RunResult:
         if cfg.batch_size == "auto":  # the size --batch-size auto settled on, for the next run
             config["batch_size_found"] = getattr(backend, "batch_size", None)
         config["engine"] = engine_settings(backend)  # compare warns when two runs' engines differ
+        if hasattr(backend, "report"):  # replay: outputs cut at stop sequences, as live
+            config["replay"] = backend.report()
         if generator is not None:
             config["requests"] = {"sent": generator.sent_requests, "samples_generated": generator.sent_samples,
                                   "samples_from_cache": generator.cached_samples}

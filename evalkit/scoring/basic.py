@@ -1,27 +1,16 @@
 """Task-independent extractors and scorers."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from evalkit.core.registry import extractors, scorers
 from evalkit.core.types import Doc, Score
-
-_THINK = re.compile(r"<think>.*?</think>", re.S)
-
-
-def strip_think(text: str) -> str:
-    """Drop reasoning blocks: a closed <think>…</think>, or everything up to a
-    lone </think> (chat templates often put the opening tag in the prompt)."""
-    text = _THINK.sub("", text)
-    if "</think>" in text:
-        text = text.rsplit("</think>", 1)[1]
-    return text.strip()
+from evalkit.scoring.think import strip_think
 
 
 @extractors.register("identity")
 def extract_identity(text: str, doc: Doc) -> str:
-    return strip_think(text)
+    return strip_think(text).strip()
 
 
 @scorers.register("exact_match")

@@ -11,6 +11,7 @@ from typing import Any, Callable
 from evalkit.core.registry import aggregators, extractors, scorers
 from evalkit.core.types import Doc, SampleRecord, Score
 from evalkit.scoring.aggregators.base import Aggregate
+from evalkit.scoring.extraction import explain
 from evalkit.spec.taskspec import TaskSpec
 
 log = logging.getLogger("evalkit")
@@ -32,10 +33,14 @@ class DocScorer:
         return self.norm_target(raw, doc, **self.spec.extractor_args) if self.norm_target else raw
 
     def score_one(self, text: str, target: Any, doc: Doc) -> Score:
+        return self.score_explained(text, target, doc)[0]
+
+    def score_explained(self, text: str, target: Any, doc: Doc) -> tuple[Score, str]:
+        """The score and the extraction status (answered / no_answer / hedged)."""
         if self.canonical is not None:
             text = self.canonical(text, doc)
-        extracted = self.extract(text, doc, **self.spec.extractor_args)
-        return self.score_fn(extracted, target, doc, **self.spec.scorer_args)
+        got = explain(self.extract, text, doc, **self.spec.extractor_args)
+        return self.score_fn(got.answer, target, doc, **self.spec.scorer_args), got.status
 
     def equiv(self, doc: Doc) -> Callable[[Any, Any], bool]:
         """Two extracted answers vote together when the task's scorer would
@@ -46,13 +51,15 @@ class DocScorer:
         target = None
         try:
             target = self.target(doc)
-            scored = [self.score_one(t, target, doc) for t in outputs]
+            explained = [self.score_explained(t, target, doc) for t in outputs]
+            scored = [sc for sc, _ in explained]
+            statuses = [st for _, st in explained]
             agg: Aggregate = self.aggregate([s.extracted for s in scored], [s.value for s in scored],
                                             self.equiv(doc), self.spec.metric)
             metrics = {self.spec.metric: agg.score, **agg.metrics}
             return SampleRecord(self.spec.name, doc.id, prompt, outputs, target, agg.extracted, agg.score, metrics,
                                 [s.extracted for s in scored], [s.value for s in scored],
-                                extra=self.breakdown(doc))
+                                extra=self.breakdown(doc), extraction_status_all=statuses)
         except Exception as exc:  # one bad sample must not sink the run; it is recorded and counted
             log.warning("scoring %s doc %s failed: %r", self.spec.name, doc.id, exc)
             return SampleRecord(self.spec.name, doc.id, prompt, outputs, _jsonable(target), None, 0.0,

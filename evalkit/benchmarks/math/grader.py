@@ -20,6 +20,7 @@ from evalkit.benchmarks.math.latex_numeric import clearly_different
 from evalkit.benchmarks.math.numbers import _numbers_match, _to_number
 from evalkit.benchmarks.math.sympy_worker import _WORKER
 from evalkit.core.types import Score
+from evalkit.scoring.think import strip_think  # noqa: F401  (re-exported: agieval imports it from here)
 
 log = logging.getLogger("evalkit.math")
 
@@ -30,20 +31,6 @@ MAX_EXPONENT = 10_000  # a larger literal exponent or factorial is refused
 
 
 # ---------------------------------------------------------------- extraction
-
-def strip_think(text: str) -> str:
-    """Drop reasoning blocks: the final answer is what follows them."""
-    out, pos = [], 0
-    while (start := text.find("<think>", pos)) >= 0:
-        end = text.find("</think>", start)
-        out.append(text[pos:start])
-        if end < 0:  # thinking never finished: nothing in it is a final answer
-            return "".join(out)
-        pos = end + len("</think>")
-    text = "".join(out) + text[pos:]
-    # Chat templates that open <think> in the prompt leave only the closing tag.
-    return text.rsplit("</think>", 1)[-1]
-
 
 def _brace_partners(text: str) -> dict[int, int]:
     """Index of each unescaped '{' -> its matching '}', in one linear pass."""
@@ -62,20 +49,30 @@ def last_boxed(text: str) -> str | None:
     """Content of the last balanced \\boxed{...} or \\fbox{...} (or \\boxed 5)."""
     starts = [m.end() for m in re.finditer(r"\\(?:boxed|fbox)", text)]
     partners = _brace_partners(text) if starts else {}
-    for at in reversed(starts):
-        rest = text[at:]
-        if rest.startswith("{"):
+    for at in reversed(starts):  # no slicing per start: linear however many boxes are open
+        if text.startswith("{", at):
             if at in partners:
                 return text[at + 1:partners[at]]
-        elif rest[:1] == " ":  # \boxed 5: up to the end of the math span
-            return re.split(r"[$\n]", rest, maxsplit=1)[0].strip()
+        elif text.startswith(" ", at):  # \boxed 5: up to the end of the math span
+            end = min((i for i in (text.find("$", at), text.find("\n", at)) if i >= 0), default=len(text))
+            return text[at:end].strip()
     return None
 
 
 def _math_span(s: str) -> str:
-    """The first $...$ or \\(...\\) span of a sentence, else the sentence."""
-    m = re.search(r"\$\$?([^$]+)\$|\\\((.+?)\\\)", s)
-    return (m.group(1) or m.group(2)) if m else s
+    """The first $...$ or \\(...\\) span of a sentence, else the sentence
+    (str.find, not a lazy regex: linear however many openers are unclosed)."""
+    spans = []
+    a = s.find("$")
+    if a >= 0:
+        inner = a + 2 if s.startswith("$$", a) else a + 1
+        b = s.find("$", inner)
+        if b > inner:
+            spans.append((a, s[inner:b]))
+    a = s.find("\\(")
+    if a >= 0 and (b := s.find("\\)", a + 2)) > a + 2:
+        spans.append((a, s[a + 2:b]))
+    return min(spans)[1] if spans else s
 
 
 def _after_phrase(text: str, phrase: str) -> str | None:
@@ -88,9 +85,35 @@ def _after_phrase(text: str, phrase: str) -> str | None:
     return _math_span(line.strip().lstrip(":").strip())
 
 
-def extract_math_answer(text: str) -> str | None:
-    """The final answer of a solution: last box, else a Minerva-style
-    "The final answer is ...", else "answer is ..."; None when there is none."""
+_HEDGE_WORD = re.compile(r"(?:\\text\{\s*|\s)(?:or|either)(?:\s*\}|\s)|或者|或", re.I)
+_ARITHMETIC = re.compile(r"[\d\s.+\-*/()^{}]*(?:\\(?:frac|dfrac|tfrac|cdot|times|div|left|right)[\d\s.+\-*/()^{}]*)*")
+
+
+def final_value(ans: str) -> str:
+    """The value a chain of equalities ends on: "2 + 45 = 47" and "x = 2 + 45 = 47"
+    answer 47. One "=" after plain arithmetic ("32 - 25 = 7") answers its right
+    side; one "=" after a variable ("x = 3", "y = 2x + 1") is left to the grader,
+    which reads "x = 3" as 3 and compares equations side by side. Several blanks
+    ("$y=x$;$y=-x$") are left whole."""
+    if "=" not in ans or len(ans) > MAX_ANSWER_CHARS or ";" in ans or "," in ans or any(r in ans for r in ("<", ">", "\\le", "\\ge", "\\ne")):
+        return ans
+    parts = ans.split("=")
+    if len(parts) > 2 or _ARITHMETIC.fullmatch(parts[0]):
+        last = parts[-1].strip()
+        return last or ans
+    return ans
+
+
+def is_hedge(ans: str) -> bool:
+    """A final answer offering alternatives: "24 or 25", "5 或 6", "3 \\text{ or } 5"
+    (no MATH or AGIEval reference holds "or")."""
+    return _HEDGE_WORD.search(ans) is not None
+
+
+def explain_math_answer(text: str) -> tuple[str | None, str]:
+    """(answer, status): the final answer of a solution (last box, else a
+    Minerva-style "The final answer is ...", else "answer is ..."), with status
+    answered / no_answer / hedged (docs/extraction.md)."""
     text = strip_think(text)
     ans = last_boxed(text)
     if ans is None:
@@ -98,9 +121,18 @@ def extract_math_answer(text: str) -> str | None:
     if ans is None:
         ans = _after_phrase(text, "answer is")
     if ans is None:
-        return None
+        return None, "no_answer"
     ans = ans.strip().strip("$").strip().rstrip(".").strip()
-    return ans or None
+    if not ans:
+        return None, "no_answer"
+    if is_hedge(ans):
+        return None, "hedged"
+    return final_value(ans), "answered"
+
+
+def extract_math_answer(text: str) -> str | None:
+    """The final answer of a solution, None when there is none (or it hedges)."""
+    return explain_math_answer(text)[0]
 
 
 # -------------------------------------------------------------- normalization
@@ -387,12 +419,36 @@ def _comma_readings(s: str) -> list[str]:
     return [s]
 
 
+_QUOTES = "\"'“”‘’`"
+_WORDS_AFTER = re.compile(r"(-?\d[\d,]*(?:\.\d+)?|\\frac\{\d+\}\{\d+\})(?:st|nd|rd|th)?\s*"
+                          r"(?:\\text\{\s*)?[A-Za-z][A-Za-z .'-]*\}?\s*")
+_CHOICE_WITH_TEXT = re.compile(r"(?:\\text\{\s*)?\(([A-Za-z])\)[^{}]*\}?")
+
+
+def _readings(pred: str, gold: str) -> list[str]:
+    """The prediction as written, plus what it commits to when it says more
+    than the reference asks for: quotes around a word ('"even"'), words or units
+    after a number the reference gives bare ("550 gallons", "6 Trinkets", "12th
+    grade"), an option's text after its letter when the reference is the letter
+    ("\text{(C) Plane}" for "\text{(C)}")."""
+    out = []
+    bare = pred.strip().strip("$").strip()
+    if len(bare) >= 2 and bare[0] in _QUOTES and bare[-1] in _QUOTES:
+        out.append(bare[1:-1])
+    text_gold = normalize_answer(gold)
+    if not re.search(r"[A-Za-z]", text_gold) and (m := _WORDS_AFTER.fullmatch(bare)):
+        out.append(m.group(1))
+    if re.fullmatch(r"[A-Za-z]", text_gold) and (m := _CHOICE_WITH_TEXT.fullmatch(bare)):
+        out.append(m.group(1))
+    return out + [pred]  # the narrower readings first: they never need sympy
+
+
 def _judge(pred: str | None, gold: str, timeout_s: float) -> tuple[bool, str]:
     """Verdict and its reason."""
     if pred is None:
         return False, "no answer found"
     budget = _Budget(time.monotonic() + timeout_s)
-    for p in _comma_readings(pred):
+    for p in (r for reading in _readings(pred, gold) for r in _comma_readings(reading)):
         for g in _comma_readings(gold):
             if _compare(p, g, budget):
                 return True, "equivalent"

@@ -13,9 +13,11 @@ from typing import Any
 
 from evalkit.spec.loaders import load_jsonl
 from evalkit.core.registry import extractors, loaders, scorers
-from evalkit.benchmarks.math.grader import extract_math_answer, is_equiv
+from evalkit.benchmarks.math.grader import is_equiv
 from evalkit.spec.taskspec import DatasetSpec
 from evalkit.core.types import Doc, Score
+from evalkit.scoring.extraction import Extraction
+from evalkit.benchmarks.math.grader import explain_math_answer
 
 _LEVEL = re.compile(r"\s*(?:Level\s*)?(\d+)\s*", re.I)
 
@@ -39,7 +41,14 @@ def load_math_jsonl(path: Path, spec: DatasetSpec | None = None) -> list[dict[st
 @extractors.register("math")
 def extract_math(text: str, doc: Doc) -> str | None:
     """The last \\boxed{} answer, else the Minerva "Final Answer: The final answer is X"."""
-    return extract_math_answer(text)
+    return explain_math_answer(text)[0]
+
+
+def explain_math(text: str, doc: Doc) -> Extraction:
+    return Extraction(*explain_math_answer(text))
+
+
+extract_math.explain = explain_math  # type: ignore[attr-defined]
 
 
 @scorers.register("math_equiv")

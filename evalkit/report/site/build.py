@@ -180,10 +180,11 @@ def metric_rows(run: RunInfo, sample_tasks: set[str]) -> list[dict[str, Any]]:
             continue
         for k, v in res.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool) and not k.endswith("_stderr") \
-                    and k not in ("n", "n_errors", "subtasks"):
+                    and k not in ("n", "n_errors", "subtasks", "no_answer_rate", "hedge_rate"):
                 se = res.get(f"{k}_stderr")
                 ci = 1.96 * se if isinstance(se, (int, float)) and se == se else None
                 rows.append({"task": task, "metric": k, "value": v, "ci": ci, "n": res.get("n", ""),
+                             "no_answer_rate": res.get("no_answer_rate"), "hedge_rate": res.get("hedge_rate"),
                              "link": f"{slug(task)}.html" if task in sample_tasks else None})
     return rows
 
@@ -269,7 +270,8 @@ def _write_run(store: Store, env: Environment, folder: Path, run: RunInfo, runs_
 def _sample_view(rec: dict[str, Any]) -> dict[str, Any]:
     """A stored sample with every field the template reads (older or bridged records may lack some)."""
     out = {"doc_id": rec.get("doc_id"), "prompt": _text(rec.get("prompt")), "extracted": rec.get("extracted"),
-           "target": rec.get("target"), "score": float(rec.get("score") or 0.0), "error": rec.get("error") or ""}
+           "target": rec.get("target"), "score": float(rec.get("score") or 0.0), "error": rec.get("error") or "",
+           "extraction_status": rec.get("extraction_status") if isinstance(rec.get("extraction_status"), str) else ""}
     outputs = rec.get("outputs")
     out["outputs"] = [_text(o) for o in outputs] if isinstance(outputs, list) else [_text(rec.get("output"))]
     for key in ("extracted_all", "scores_all", "trace"):
