@@ -27,6 +27,7 @@ class EvalResult:
     groups: dict[str, list[str]]  # group -> member tasks
     breakdown: dict[str, Any]  # task -> "field=value" -> main metric (MATH subject, level)
     config: dict[str, Any]  # model, backend identity, overrides, spec and data hashes, environment, timings
+    layout: dict[str, Any] = field(default_factory=dict)  # groups, pooling and main metrics, as the run was made
     samples: dict[str, list[SampleRecord]] = field(default_factory=dict, repr=False)  # task -> per-doc records
     sinks: tuple[str, ...] = ()  # one line per --log-to sink: where it went, or its warning
 
@@ -40,13 +41,13 @@ class EvalResult:
     def to_json(self) -> dict[str, Any]:
         """The results.json payload, key for key."""
         return {"run_id": self.run_id, "results": self.results, "breakdown": self.breakdown, "groups": self.groups,
-                "config": self.config}
+                "layout": self.layout, "config": self.config}
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any], samples: dict[str, list[SampleRecord]] | None = None,
                      sinks: tuple[str, ...] = ()) -> "EvalResult":
         return cls(payload["run_id"], payload["results"], payload.get("groups") or {}, payload.get("breakdown") or {},
-                   payload["config"], samples or {}, sinks)
+                   payload["config"], payload.get("layout") or {}, samples or {}, sinks)
 
 
 def evaluate(model: Any, tasks: str | list[str], *, limit: int | float | None = None, samples: int | None = None,

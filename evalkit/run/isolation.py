@@ -28,7 +28,10 @@ MAX_REASON = 500  # a failure reason is a line in the samples, not a dump
 
 
 def _per_sample(exc: BaseException) -> bool:
-    """Failures that can belong to one sample (everything but the user-fixable run errors)."""
+    """Failures that can belong to one sample (everything but the user-fixable run errors; a
+    package missing from the machine is one of those, not a property of a sample)."""
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] != "evalkit":
+        return False
     return isinstance(exc, Exception) and (isinstance(exc, ScoringError) or not isinstance(exc, EvalkitError))
 
 
