@@ -88,8 +88,8 @@ def evaluate(model: Any, tasks: str | list[str], *, limit: int | float | None = 
     finally:
         if training:  # the backend put the caller's model in eval mode; hand it back as it came
             user_model.train()
-    lines = tuple(sink_mod.publish(log_specs, res.payload)) if log_specs else ()
-    return EvalResult.from_payload(res.payload, res.records, lines)
+    lines = tuple(sink_mod.publish(log_specs, res.payload.to_json())) if log_specs else ()
+    return EvalResult.from_payload(res.payload.to_json(), res.records, lines)
 
 
 def _backend_for(model: Any, tokenizer: Any, label: str | None, overrides: dict[str, Any]) -> tuple[Any, str]:

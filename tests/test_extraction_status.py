@@ -106,6 +106,6 @@ def test_real_model_statuses_and_replay_agree(tmp_path, data_dir):
     assert res["hedge_rate"] == statuses.count("hedged") / 2
     again = run(RunConfig(model=f"replay:{tmp_path / 'live'}", tasks=["bbh_navigate"], data_dir=str(data_dir),
                           limit=2, store=tmp_path / "s.db"))
-    assert again.payload["config"]["replay"]["outputs_cut"] == 0
+    assert again.payload.config["replay"]["outputs_cut"] == 0
     assert [r.extraction_status for r in again.records["bbh_navigate"]] == statuses
     assert [r.score for r in again.records["bbh_navigate"]] == [r.score for r in recs]

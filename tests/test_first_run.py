@@ -100,7 +100,7 @@ def test_replay_is_labelled_with_the_model_that_produced_it(data_dir, tmp_path):
     first = tmp_path / "dummy-run"
     run(RunConfig(model="dummy", tasks=["bbh_navigate"], limit=2, output=first, store=store, data_dir=str(data_dir)))
     res = run(RunConfig(model=f"replay:{first}", tasks=["bbh_navigate"], limit=2, store=store, data_dir=str(data_dir)))
-    assert res.payload["config"]["source_model"] == "dummy"
+    assert res.payload.config["source_model"] == "dummy"
     st = Store(store)
     models = {m for m, _ in latest_cells(st, [BoardTask(task="bbh_navigate")])}
     assert models == {"dummy", "dummy (replayed)"}

@@ -91,11 +91,11 @@ def run(
                                                "fewshot_embedder": fewshot_embedder}.items() if v is not None},
                     overrides=Overrides(num_fewshot, parse_gen_kwargs(gen_kwargs)), include_path=include_path)
     res = do_run(cfg)
-    print_results(res.results, res.payload["groups"], title=f"{model} · run {res.run_id}", breakdowns=res.payload.get("breakdown"))
+    print_results(res.results, res.payload.groups, title=f"{model} · run {res.run_id}", breakdowns=res.payload.breakdown)
     if output:
         typer.echo(f"results: {output / 'results.json'}")
     typer.echo(f"stored as run {res.run_id} in {_masked(store)}")
-    for line in sinks.publish(log_specs, res.payload):
+    for line in sinks.publish(log_specs, res.payload.to_json()):
         if not line.startswith("warning:"):  # warnings went to stderr already
             typer.echo(line)
 
@@ -300,7 +300,7 @@ def main() -> None:
         sys.exit(1)
     except usage_error_types() as exc:  # unknown option, missing argument, bad value
         if is_help_request(exc):
-            exc.show()
+            exc.show()  # type: ignore[attr-defined]  # click exception API
         else:
             typer.echo(f"error: {one_line(exc)}", err=True)
         sys.exit(getattr(exc, "exit_code", 2) or 2)

@@ -28,7 +28,7 @@ def _classes(name: str) -> tuple[type, ...]:
     return tuple(found)
 
 
-def usage_error_types() -> tuple[type, ...]:
+def usage_error_types() -> tuple[type[Exception], ...]:
     """Every ClickException class in reach (vendored and real click)."""
     return _classes("ClickException")
 

@@ -134,6 +134,22 @@ class SampleRecord:
         return d
 
 
+@dataclass(frozen=True)
+class RunRecord:
+    """One finished run as results.json records it (lm-eval's shape plus evalkit's keys)."""
+
+    run_id: str
+    results: dict[str, dict[str, Any]]  # task or group -> metric -> value (0-1), <metric>_stderr, n
+    breakdown: dict[str, Any]  # task -> "field=value" -> main metric (MATH subject, level)
+    groups: dict[str, list[str]]  # group -> member tasks, as the run was made
+    layout: dict[str, Any]  # groups, pooling and main metrics, as the store keeps them
+    config: dict[str, Any]  # provenance: model, backend identity, overrides, hashes, environment, timings
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "results": self.results, "breakdown": self.breakdown, "groups": self.groups,
+                "layout": self.layout, "config": self.config}
+
+
 class Passage(TypedDict):
     """One document of a retrieval corpus (BEIR's ``corpus.jsonl`` fields)."""
 

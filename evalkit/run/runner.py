@@ -33,7 +33,7 @@ from evalkit.run.checks import check_finite, check_replay_docs, check_task_flags
 from evalkit.run.results import sweep_temp_dirs
 from evalkit.store import Store
 from evalkit.spec.taskspec import load_catalog
-from evalkit.core.types import SampleRecord
+from evalkit.core.types import RunRecord, SampleRecord
 from evalkit.run.layout import run_layout
 from evalkit.core.store_url import without_password
 
@@ -46,7 +46,7 @@ class RunConfig:
 
     model: str
     tasks: list[str]
-    limit: int | float | None = None  # a count of docs, or a fraction of each task (0.1)
+    limit: int | float | str | None = None  # a count of docs, a fraction of each task (0.1), or either as text
     batch_size: int | str = 8  # or "auto" (hf: largest that fits, halving on out-of-memory)
     output: Path | None = None
     store: Path | str = Path("evalkit.db")  # a SQLite path or a postgresql:// URL
@@ -70,7 +70,7 @@ class RunResult:
     run_id: str
     results: dict[str, Any]
     records: dict[str, list[SampleRecord]]
-    payload: dict[str, Any]
+    payload: RunRecord
     sent_requests: int = 0
 
 
@@ -98,14 +98,14 @@ def prepare_tasks(cfg: RunConfig) -> tuple[list[TaskRun], Any, Path | None]:
     for t in cfg.tasks:
         prefix, sep, _ = t.partition(":")
         if sep and prefix in task_sources:  # lm_eval:NAME: lm-evaluation-harness loads the data
-            runs.extend(task_sources.get(prefix)(t, cfg.limit, cfg.options, cfg.overrides.lm_eval()))
+            runs.extend(task_sources.get(prefix)(t, parse_limit(cfg.limit), cfg.options, cfg.overrides.lm_eval()))
             continue
         names.extend(n for n in catalog.expand(t) if n not in names)
     root = data_dir(cfg.data_dir)
     for name in names:
         spec = cfg.overrides.apply(catalog.tasks[name])
         evaluators.get(spec.output_type)
-        docs = load_docs(spec.dataset, root, cfg.limit)
+        docs = load_docs(spec.dataset, root, parse_limit(cfg.limit))
         prompts = PromptBuilder(spec, root) if spec.prompt else None
         runs.append(TaskRun(spec, docs, prompts))
     return runs, catalog, root
@@ -197,17 +197,16 @@ def run(cfg: RunConfig) -> RunResult:
         if generator is not None:
             config["requests"] = {"sent": generator.sent_requests, "samples_generated": generator.sent_samples,
                                   "samples_from_cache": generator.cached_samples}
-        payload = {"run_id": run_id, "results": results, "breakdown": breakdowns,
-                   "groups": {g: list(catalog.groups[g].tasks) for g in catalog.subgroups(cfg.tasks)},
-                   "layout": layout, "config": config}
+        payload = RunRecord(run_id, results, breakdowns,
+                            {g: list(catalog.groups[g].tasks) for g in catalog.subgroups(cfg.tasks)}, layout, config)
         all_records = [r for recs in records.values() for r in recs]
-        store.finish_run(run_id, payload["results"], rows, all_records, config)
+        store.finish_run(run_id, payload.results, rows, all_records, config)
     except BaseException as exc:
         store.set_status(run_id, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
         raise
     finally:
         backend.close()
     if cfg.output is not None:
-        write_output_dir(cfg.output, payload, records)
+        write_output_dir(cfg.output, payload.to_json(), records)
     store.close()
     return RunResult(run_id, results, records, payload, generator.sent_requests if generator else 0)
