@@ -31,7 +31,7 @@ def test_bbh_groups_have_all_27_subtasks(group, prefix):
 def test_subtask_overrides_apply():
     cat = load_catalog()
     assert cat.tasks["bbh_word_sorting"].extractor_args == {"format": "words", "answer_at": "end"}
-    assert cat.tasks["bbh_date_understanding"].extractor_args == {"format": "mc"}
+    assert cat.tasks["bbh_date_understanding"].extractor_args == {"format": "mc", "answer_at": "end"}
     assert cat.tasks["bbh_dyck_languages"].dataset.path == "bbh/dyck_languages.json"
 
 
