@@ -103,7 +103,7 @@ def _normalize_choice_target(target: Any, doc: Doc, answer_at: str = "start") ->
     return gold_letters(target)
 
 
-extract_choice.normalize_target = _normalize_choice_target  # type: ignore[attr-defined]
+extract_choice.normalize_target = _normalize_choice_target
 
 _CLOZE_CUE = re.compile(r"answer is therefore|答案\s*(?:是|为|：|:)", re.I)
 

@@ -107,4 +107,4 @@ def normalize_target(target: str, doc: Doc, format: str = "mc") -> str:
     return normalize(str(target).strip(), format, doc.fields.get("input", ""))
 
 
-extract_bbh.normalize_target = normalize_target  # type: ignore[attr-defined]
+extract_bbh.normalize_target = normalize_target
