@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from evalkit.loops.common import last_program, render, run_programs, scored_record, single, tool_text
+from evalkit.loops.common import first_prompt, last_program, render, run_programs, scored_record, single, tool_text
 from evalkit.core.errors import ConfigError
 from evalkit.run.context import EvalContext, TaskRun
 from evalkit.scoring.docscorer import DocScorer
@@ -87,10 +87,10 @@ VERIFIERS: dict[str, Callable[[list[Chain]], list[str]]] = {"math": verify_math,
 
 def parse_critique(text: str) -> tuple[str, bool | None, str | None]:
     """(critique, verdict: True correct / False incorrect / None none, revision or None)."""
-    critique, _, revision = text.partition(REVISE_MARK)
+    critique, _, tail = text.partition(REVISE_MARK)
     verdicts = _VERDICT.findall(critique)
     verdict = None if not verdicts else not verdicts[-1]
-    revision = revision.strip() if revision.strip() else None
+    revision = tail.strip() if tail.strip() else None
     return critique.strip(), verdict, revision
 
 
@@ -109,7 +109,7 @@ def run_critic(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleR
         if _opt(t, ctx, "critic_verifier", "critic_verifier", "math") not in VERIFIERS:
             raise ConfigError(f"task '{t.spec.name}': unknown critic_verifier (known: {', '.join(VERIFIERS)})")
     chains = [Chain(t, d, k, scorers[t.spec.name]) for t in tasks for d in t.docs for k in range(params[t.spec.name].n)]
-    prompts0 = {(t.spec.name, d.id): t.prompts.render(d) for t in tasks for d in t.docs}
+    prompts0 = {(t.spec.name, d.id): first_prompt(t, d) for t in tasks for d in t.docs}
 
     # round 0: the normal answer
     gens = ctx.generate([single(c.task.spec.name, c.doc.id, prompts0[c.task.spec.name, c.doc.id],
