@@ -31,6 +31,7 @@ from evalkit.benchmarks.math.grader import explain_math_answer, final_value, is_
 from evalkit.scoring.think import strip_think
 
 LETTERS = "ABCDEFG"
+_SPACE, _NON_SPACE = re.compile(r"\s*"), re.compile(r"\S*")
 
 # Phrases after which a model states its choice ("the answer is", "答案是", "应选",
 # "最终结果为", "正确选项:").
@@ -79,8 +80,7 @@ def _drop_enumerations(text: str, doc: Doc) -> str:
             if own and rest.lstrip().startswith(own):
                 end += len(rest) - len(rest.lstrip()) + len(own)
             else:  # an abbreviated echo "(D)…": up to the next space
-                m = re.compile(r"\S*").match(text, end)
-                end = m.end()
+                end = _NON_SPACE.match(text, end).end()  # type: ignore[union-attr]  # \S* always matches
             cuts.append((marks[i].start(), end))
         i = j + 1
     if not cuts:
@@ -105,7 +105,7 @@ def _cue_spans(text: str) -> list[str]:
     the next line: "答案是\nB")."""
     spans = []
     for m in last_matches(_CUE, text, _MAX_CUES):
-        start = re.compile(r"\s*").match(text, m.end()).end()
+        start = _SPACE.match(text, m.end()).end()  # type: ignore[union-attr]  # \s* always matches
         end = text.find("\n", start, start + MAX_SPAN)
         spans.append(text[start:end if end >= 0 else start + MAX_SPAN])
     return spans
@@ -185,7 +185,7 @@ def explain_choice(text: str, doc: Doc, answer_at: str = "start", answers: str =
     hedge = None
     for kind, span in answer_spans(text, doc, answer_at):
         if kind == "start":
-            lead = _LEAD.match(span).end()
+            lead = _LEAD.match(span).end()  # type: ignore[union-attr]  # _LEAD matches the empty string
             m = _TOKEN.match(span, lead)
             if not m or not (m.group(1) or _LETTER_END.match(span, m.end())):  # "(A)市民……" or "A。"
                 continue  # prose first ("A项错误，B项正确……"): no answer-only answer
@@ -207,7 +207,7 @@ def extract_choice(text: str, doc: Doc, answer_at: str = "start", answers: str =
     return explain_choice(text, doc, answer_at, answers).answer
 
 
-extract_choice.explain = explain_choice  # type: ignore[attr-defined]
+extract_choice.explain = explain_choice
 
 
 def gold_letters(label: Any) -> str:
@@ -223,7 +223,7 @@ def _normalize_choice_target(target: Any, doc: Doc, answer_at: str = "start", an
     return gold_letters(target)
 
 
-extract_choice.normalize_target = _normalize_choice_target  # type: ignore[attr-defined]
+extract_choice.normalize_target = _normalize_choice_target
 
 _CLOZE_CUE = re.compile(r"answer is therefore|答案\s*(?:应该?)?(?:是|为|：|:)|最终结果\s*(?:是|为|：|:)", re.I)
 # A last line after reasoning that is only a value: short, and no prose words.
@@ -264,7 +264,7 @@ def extract_cloze(text: str, doc: Doc, answer_at: str = "start", answers: str = 
     return explain_cloze(text, doc, answer_at).answer
 
 
-extract_cloze.explain = explain_cloze  # type: ignore[attr-defined]
+extract_cloze.explain = explain_cloze
 
 
 def _clean(span: str) -> str | None:

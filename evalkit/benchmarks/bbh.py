@@ -63,8 +63,8 @@ def final_answer(text: str, answer_at: str = "end") -> tuple[str | None, bool]:
     if end >= 0:
         stop = text.find("\n", end, end + MAX_SPAN)
         span = text[end:stop if stop >= 0 else end + MAX_SPAN].lstrip(" \t:")
-        stop = _SENTENCE_END.search(span)
-        return _clean(span[:stop.start()] if stop else span), True
+        sentence_end = _SENTENCE_END.search(span)
+        return _clean(span[:sentence_end.start()] if sentence_end else span), True
     line = first_line(text) if answer_at == "start" else last_line(text)
     return (_clean(_ANSWER_PREFIX.sub("", line)) if line else None), False
 
@@ -183,5 +183,5 @@ def normalize_target(target: Any, doc: Doc, format: str = "mc", answer_at: str =
     return normalize(str(target).strip(), format, doc.fields.get("input", ""))
 
 
-extract_bbh.normalize_target = normalize_target  # type: ignore[attr-defined]
-extract_bbh.explain = explain_bbh  # type: ignore[attr-defined]
+extract_bbh.normalize_target = normalize_target
+extract_bbh.explain = explain_bbh

@@ -70,7 +70,7 @@ def _normalize_target(raw: Any, doc: Doc) -> str:
     return gold_answer(str(raw))
 
 
-extract_gsm8k.normalize_target = _normalize_target  # type: ignore[attr-defined]
+extract_gsm8k.normalize_target = _normalize_target
 
 
 @scorers.register("numeric_equiv")

@@ -196,8 +196,9 @@ def check_humaneval(problems: list[dict[str, Any]], completions: list[str], *,
                              [limits[i] for i in order], workers)
         for i, run in zip(order, answered):
             runs[i], answers[i] = run, verdict.parse_answers(run, len(pending[i]))
-        checkable = [i for i in order if answers[i] is not None]
-        checked = _check_all(problems, [(i, pending[i], answers[i]) for i in checkable], workers)
+        got = {i: a for i in order if (a := answers[i]) is not None}
+        checkable = list(got)
+        checked = _check_all(problems, [(i, pending[i], got[i]) for i in checkable], workers)
         again = {}
         for i, check in zip(checkable, checked):
             checks[i] = check
@@ -228,7 +229,7 @@ def _check_all(problems: list[dict[str, Any]], items: list[tuple[int, list[str],
         programs = [verdict.check_program(problems[items[b[0]][0]], [(items[k][1], items[k][2]) for k in b], CHECK_CPU_S)
                     for b in batches]
         runs = _run_each(programs, [CHECK_CPU_S * len(b) + 5 for b in batches], workers)
-        retry = []
+        retry: list[list[int]] = []
         for batch, run in zip(batches, runs):
             found = verdict.parse_checks(run, len(batch))
             if found is None and len(batch) > 1 and attempt == 0:
@@ -275,12 +276,14 @@ def _reference(problems: list[dict[str, Any]], workers: int | None) -> list[tupl
     """(schedule, CPU seconds of the canonical answer run) per problem; (None, 0.0) when broken."""
     records = _run_each([verdict.record_program(p) for p in problems], [MEASURE_TIMEOUT_S] * len(problems), workers)
     schedules = [verdict.parse_schedule(r) for r in records]
-    ok = [i for i, s in enumerate(schedules) if s is not None]
-    runs = _run_each([verdict.answer_program(problems[i], problems[i]["canonical_solution"], schedules[i]) for i in ok],
+    known = {i: s for i, s in enumerate(schedules) if s is not None}
+    ok = list(known)
+    runs = _run_each([verdict.answer_program(problems[i], problems[i]["canonical_solution"], known[i]) for i in ok],
                      [MEASURE_TIMEOUT_S] * len(ok), workers)
-    answers = {i: verdict.parse_answers(r, len(schedules[i])) for i, r in zip(ok, runs)}
-    checkable = [i for i in ok if answers[i] is not None]
-    checks = _check_all(problems, [(i, schedules[i], answers[i]) for i in checkable], workers)
+    answers = {i: verdict.parse_answers(r, len(known[i])) for i, r in zip(ok, runs)}
+    got = {i: a for i in ok if (a := answers[i]) is not None}
+    checkable = list(got)
+    checks = _check_all(problems, [(i, known[i], got[i]) for i in checkable], workers)
     passed = {i for i, c in zip(checkable, checks) if verdict.decide(runs[ok.index(i)], answers[i], c).status == "passed"}
     cpu = {i: (r.cpu_s if r.cpu_s is not None else r.duration_s) for i, r in zip(ok, runs)}
     return [(schedules[i], cpu[i]) if i in passed else (None, 0.0) for i in range(len(problems))]

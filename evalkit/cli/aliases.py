@@ -27,7 +27,7 @@ ALIASES = {
 def normalize_argv(argv: list[str]) -> list[str]:
     """``argv`` with lm-eval spellings (``--flag_name`` or ``--flag_name=value``) rewritten;
     arguments after ``--`` are left alone."""
-    out = []
+    out: list[str] = []
     for i, arg in enumerate(argv):
         if arg == "--":
             return out + argv[i:]

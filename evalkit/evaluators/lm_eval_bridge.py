@@ -29,9 +29,9 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from evalkit.models.base import truncate_at_stop
+from evalkit.models.base import Backend, truncate_at_stop
 from evalkit.core.errors import ConfigError, DataError
 from evalkit.core.registry import suggest
 from evalkit.core.types import LM_EVAL_PREFIX, GenParams, LoglikelihoodRequest, Request, SampleRecord, stable_hash
@@ -173,7 +173,8 @@ def _make_lm_class() -> type:
         def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
             reqs = [LoglikelihoodRequest(PREFIX + str(i.task_name), int(i.doc_id), i.args[0], i.args[1])
                     for i in requests]
-            return [(float(r.logprob), bool(r.is_greedy)) for r in self.ctx.backend.loglikelihood(reqs)]
+            backend = cast(Backend, self.ctx.backend)  # lm-eval tasks are never retrieval tasks
+            return [(float(r.logprob), bool(r.is_greedy)) for r in backend.loglikelihood(reqs)]
 
         def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
             raise NotImplementedError("evalkit's lm-eval bridge does not support loglikelihood_rolling "

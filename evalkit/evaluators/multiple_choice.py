@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, cast
 
+from evalkit.models.base import Backend
 from evalkit.run import progress
 from evalkit.core.errors import BackendError, ScoringError
 from evalkit.run.context import EvalContext, TaskRun
@@ -112,7 +113,7 @@ def loglikelihoods(requests: list[LoglikelihoodRequest], ctx: EvalContext, names
     with progress.bar("scoring choices", total=len(requests)) as (advance, _):
         for i in range(0, len(requests), CHUNK):
             try:
-                out.extend(ctx.backend.loglikelihood(requests[i:i + CHUNK]))
+                out.extend(cast(Backend, ctx.backend).loglikelihood(requests[i:i + CHUNK]))  # not a retrieval task
             except BackendError as exc:
                 tasks = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
                 raise BackendError(f"{tasks}: output_type multiple_choice needs log-likelihoods, but {exc}",

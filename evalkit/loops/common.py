@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalkit.spec.prompts import template
 from evalkit.sandbox import ExecResult, run_many
 from evalkit.core.types import Doc, GenParams, Request
+
+if TYPE_CHECKING:
+    from evalkit.run.context import TaskRun
 
 _BLOCK = re.compile(r"```python[ \t]*\n(.*?)```", re.S)
 _OPEN = re.compile(r"```python[ \t]*\n(.*)\Z", re.S)
@@ -50,6 +53,12 @@ def render(name: str, doc: Doc, **extra: Any) -> str:
         return template(name).render(doc=doc.fields, **extra)
     except jinja2.UndefinedError as exc:
         raise ConfigError(f"prompts/{name}: {exc.message} (doc {doc.id}); is this a task the template was written for?") from None
+
+
+def first_prompt(task: TaskRun, doc: Doc) -> str:
+    """The doc's round-0 prompt from the task's builder (every loop task has one)."""
+    assert task.prompts is not None
+    return task.prompts.render(doc)
 
 
 def single(task: str, doc_id: int, prompt: str, params: GenParams, sample: int) -> Request:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from evalkit.core.registry import loops, verifiers
-from evalkit.loops.common import last_program, render, run_programs, scored_record, single, tool_text
+from evalkit.loops.common import first_prompt, last_program, render, run_programs, scored_record, single, tool_text
 from evalkit.core.errors import ConfigError
 from evalkit.run.context import EvalContext, TaskRun
 from evalkit.scoring.docscorer import DocScorer
@@ -89,10 +89,10 @@ verifiers.register("code")(verify_code)
 
 def parse_critique(text: str) -> tuple[str, bool | None, str | None]:
     """(critique, verdict: True correct / False incorrect / None none, revision or None)."""
-    critique, _, revision = text.partition(REVISE_MARK)
+    critique, _, tail = text.partition(REVISE_MARK)
     verdicts = _VERDICT.findall(critique)
     verdict = None if not verdicts else not verdicts[-1]
-    revision = revision.strip() if revision.strip() else None
+    revision = tail.strip() if tail.strip() else None
     return critique.strip(), verdict, revision
 
 
@@ -110,7 +110,7 @@ def run_critic(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleR
     for t in tasks:
         verifiers.get(_opt(t, ctx, "critic_verifier", "critic_verifier", "math"))  # unknown: one line naming the known
     chains = [Chain(t, d, k, scorers[t.spec.name]) for t in tasks for d in t.docs for k in range(params[t.spec.name].n)]
-    prompts0 = {(t.spec.name, d.id): t.prompts.render(d) for t in tasks for d in t.docs}
+    prompts0 = {(t.spec.name, d.id): first_prompt(t, d) for t in tasks for d in t.docs}
 
     # round 0: the normal answer
     gens = ctx.generate([single(c.task.spec.name, c.doc.id, prompts0[c.task.spec.name, c.doc.id],

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from evalkit.core.registry import loops
-from evalkit.loops.common import render, run_programs, single
+from evalkit.loops.common import first_prompt, render, run_programs, single
 from evalkit.loops.critic_program import BETTER, critic_metrics, round_seed
 from evalkit.loops.program import MARK
 from evalkit.core.errors import ConfigError
@@ -116,7 +116,7 @@ def run_critic_code(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[Sa
         if R[name] < 0:
             raise ConfigError(f"task '{name}': max_rounds must be >= 0, got {R[name]}")
     chains = [CodeChain(t, d, k) for t in tasks for d in t.docs for k in range(p0[t.spec.name].n)]
-    prompts0 = {(t.spec.name, d.id): t.prompts.render(d) for t in tasks for d in t.docs}
+    prompts0 = {(t.spec.name, d.id): first_prompt(t, d) for t in tasks for d in t.docs}
     gens = ctx.generate([single(c.task.spec.name, c.doc.id, prompts0[c.task.spec.name, c.doc.id],
                                 p0[c.task.spec.name], c.sample) for c in chains], label="critic round 0")
     for c, g in zip(chains, gens):

@@ -32,7 +32,7 @@ from typing import Any
 
 from evalkit.core.registry import loops
 from evalkit.loops import rules
-from evalkit.loops.common import render, scored_record, single
+from evalkit.loops.common import first_prompt, render, scored_record, single
 from evalkit.loops.program import floatify, run_for_value
 from evalkit.core.errors import ConfigError
 from evalkit.run.context import EvalContext, TaskRun
@@ -92,7 +92,7 @@ def run_critic_program(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list
             raise ConfigError(f"task '{name}': max_rounds must be >= 0, got {R[name]}")
     timeout = float(max((_opt(t, ctx, "timeout_s", 10.0) for t in tasks), default=10.0))
     chains = [PotChain(t, d, k) for t in tasks for d in t.docs for k in range(p0[t.spec.name].n)]
-    prompts0 = {(t.spec.name, d.id): t.prompts.render(d) for t in tasks for d in t.docs}
+    prompts0 = {(t.spec.name, d.id): first_prompt(t, d) for t in tasks for d in t.docs}
 
     gens = ctx.generate([single(c.task.spec.name, c.doc.id, prompts0[c.task.spec.name, c.doc.id],
                                 p0[c.task.spec.name], c.sample) for c in chains], label="critic round 0")

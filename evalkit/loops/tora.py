@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from evalkit.core.registry import loops
-from evalkit.loops.common import last_program, run_programs, scored_record, single, tool_text
+from evalkit.loops.common import first_prompt, last_program, run_programs, scored_record, single, tool_text
 from evalkit.run.context import EvalContext, TaskRun
 from evalkit.scoring.docscorer import DocScorer
 from evalkit.core.types import Doc, SampleRecord
@@ -76,7 +76,7 @@ def run_tora(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleRec
     for t in tasks:
         p = ctx.params(t.spec)
         params[t.spec.name] = replace(p, stop=tuple(dict.fromkeys((*p.stop, OUTPUT_STOP))))
-    chains = [Chain(t, d, k, t.prompts.render(d)) for t in tasks for d in t.docs
+    chains = [Chain(t, d, k, first_prompt(t, d)) for t in tasks for d in t.docs
               for k in range(params[t.spec.name].n)]
     calls = {t.spec.name: int(_opt(t, ctx, "max_tool_calls", 4)) for t in tasks}
     timeout = float(max((_opt(t, ctx, "timeout_s", 10.0) for t in tasks), default=10.0))
@@ -177,7 +177,7 @@ def run_pal(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleReco
     from evalkit.loops.program import run_for_value
 
     params = {t.spec.name: ctx.params(t.spec) for t in tasks}
-    chains = [Chain(t, d, k, t.prompts.render(d)) for t in tasks for d in t.docs for k in range(params[t.spec.name].n)]
+    chains = [Chain(t, d, k, first_prompt(t, d)) for t in tasks for d in t.docs for k in range(params[t.spec.name].n)]
     reqs = [single(c.task.spec.name, c.doc.id, c.prompt, params[c.task.spec.name], c.sample) for c in chains]
     gens = ctx.generate(reqs, label="PAL programs")
     progs = []

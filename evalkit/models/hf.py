@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from evalkit.models.autobatch import AUTO_START, BatchSizer
 from evalkit.models.base import BaseBackend, Progress, truncate_at_stop
@@ -24,6 +24,11 @@ from evalkit.models.engine_settings import encode_prompt, tokenizer_settings
 
 
 class HFBackend(BaseBackend):
+    path: str | None
+    revision: str | None
+    peft: str | None
+    device_map: str | None
+
     def __init__(self, target: str, batch_size: int | str = 8, dtype: str = "float32", device: str | None = None,
                  apply_chat_template: bool = False, system_prompt: str | None = None,
                  max_length: int | None = None, trust_remote_code: bool = False, revision: str | None = None,
@@ -43,7 +48,7 @@ class HFBackend(BaseBackend):
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
             tok = AutoTokenizer.from_pretrained(path, revision=revision, trust_remote_code=trust_remote_code)
-            model = AutoModelForCausalLM.from_pretrained(
+            model: Any = AutoModelForCausalLM.from_pretrained(
                 path, dtype="auto" if dtype == "auto" else getattr(torch, dtype), revision=revision,
                 trust_remote_code=trust_remote_code, **({"device_map": device_map} if device_map else {}))
         except (OSError, ValueError) as exc:
@@ -95,7 +100,8 @@ class HFBackend(BaseBackend):
         self.tok.padding_side = "left"
         if self.tok.pad_token is None:
             self.tok.pad_token = self.tok.eos_token
-        self.max_length = int(max_length or getattr(self.model.config, "max_position_embeddings", 4096))
+        self.max_length = int(max_length) if max_length else int(
+            getattr(self.model.config, "max_position_embeddings", 4096))
         self.chat_template_name = chat_template
         self.chat_template = resolve_chat_template(tok, chat_template) if chat_template else (
             getattr(self.tok, "chat_template", None) or "")
@@ -156,9 +162,9 @@ class HFBackend(BaseBackend):
 
         def finish(i: int) -> None:
             if results[i] is None and all(t is not None for t in texts[i]):
-                results[i] = Generation([t or "" for t in texts[i]], reasons[i], usage[i])
+                results[i] = gen = Generation([t or "" for t in texts[i]], reasons[i], usage[i])
                 if on_result:
-                    on_result(i, results[i])
+                    on_result(i, gen)
                 if progress:
                     progress(1)
 
@@ -275,7 +281,7 @@ class HFBackend(BaseBackend):
             out.extend(scored)
         return out
 
-    def _loglikelihood_batch(self, batch: list[LoglikelihoodRequest]) -> list[Loglikelihood]:
+    def _loglikelihood_batch(self, batch: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
         torch = self.torch
         out: list[Loglikelihood] = []
         pairs = []

@@ -96,8 +96,9 @@ def new_cache(n_layers: int, kv: list[tuple[Any, Any]] | None = None):
 
     cls = _layer_class()
     cache = DynamicCache()
-    cache.layers = [cls() for _ in range(n_layers)]
-    for layer, (k, v) in zip(cache.layers, kv or []):
+    layers = [cls() for _ in range(n_layers)]
+    cache.layers = layers
+    for layer, (k, v) in zip(layers, kv or []):
         layer.lazy_initialization(k, v)
         layer._store(k.contiguous(), v.contiguous())
     return cache
@@ -129,7 +130,10 @@ class GreedyDecoder:
         torch = self.torch
         chunks = [c for g in groups for c in _split(g, self.batch_size)]
         rows: list[Row] = []
-        cache = mask = pos = last = None
+        cache: Any = None  # the batch's KV cache, attention mask, positions and last tokens (torch objects)
+        mask: Any = None
+        pos: Any = None
+        last: Any = None
         with torch.inference_mode():
             while chunks or rows:
                 # Refill free slots; a chunk (rows of one group) enters whole so its prefix is shared.

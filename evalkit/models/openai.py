@@ -132,9 +132,9 @@ class OpenAIBackend(BaseBackend):
             try:
                 for fut in as_completed(futures):
                     i = futures[fut]
-                    results[i] = fut.result()
+                    results[i] = gen = fut.result()
                     if on_result:
-                        on_result(i, results[i])  # committed from this thread: SQLite stays single-threaded
+                        on_result(i, gen)  # committed from this thread: SQLite stays single-threaded
                     if progress:
                         progress(1)
             except BaseException:

@@ -294,7 +294,7 @@ class VLLMBackend(BaseBackend):
         # Prefix caching is what makes n samples of a prompt cost one prefill.
         self.engine_kwargs = {"enable_prefix_caching": True, **args}
         self._engine: LocalEngine | RayEngines | None = None
-        self._tok = None
+        self._tok: Any = None
 
     # -- identity and prompts -----------------------------------------------
     @property
@@ -381,9 +381,9 @@ class VLLMBackend(BaseBackend):
             for batch in engine.complete([prompts[i] for i in chunk], [kwargs[i] for i in chunk]):
                 for j, comp in batch:
                     i = chunk[j]
-                    results[i] = _generation(comp, requests[i].params.n)
+                    results[i] = gen = _generation(comp, requests[i].params.n)
                     if on_result:
-                        on_result(i, results[i])
+                        on_result(i, gen)
                 if progress:
                     progress(len(batch))
         return results  # type: ignore[return-value]

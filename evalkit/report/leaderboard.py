@@ -174,6 +174,7 @@ def latest_cells(store: Store, tasks: list[BoardTask]) -> dict[tuple[str, str], 
             value = row.get(metric) if metric else None
             if not isinstance(value, (int, float)) or value != value:
                 continue
+            assert metric is not None  # value came from it
             se = row.get(f"{metric}_stderr")
             se = float(se) if isinstance(se, (int, float)) and se == se else None
             lo, hi = row.get("format_min"), row.get("format_max")
@@ -223,8 +224,9 @@ def aggregate(board: Board) -> None:
         have = [board.cells[(m, t.task)] for t in tasks if (m, t.task) in board.cells]
         board.coverage[m] = len(have)
         mean = sum(c.value for c in have) / len(have)
-        ci = (Z95 * math.sqrt(sum(c.stderr ** 2 for c in have)) / len(have)  # type: ignore[operator]
-              if all(c.stderr is not None for c in have) else None)
+        errs = [c.stderr for c in have if c.stderr is not None]
+        ci = (Z95 * math.sqrt(sum(e ** 2 for e in errs)) / len(have)
+              if len(errs) == len(have) else None)
         board.macro[m] = (mean, ci)
         board.mean_rank[m] = sum(rank_sum[m]) / len(rank_sum[m])
     first = board.spec.aggregate[0] if board.spec.aggregate else "macro"

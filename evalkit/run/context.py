@@ -8,7 +8,7 @@ from typing import Any
 from evalkit.models.base import Backend, Retriever
 from evalkit.run import progress
 from evalkit.run.cache import CachedGenerator
-from evalkit.spec.prompts import PromptBuilder
+from evalkit.spec.prompts import Prompts
 from evalkit.spec.taskspec import TaskSpec
 from evalkit.core.types import Doc, GenParams, Generation, Request
 
@@ -22,7 +22,7 @@ class TaskRun:
 
     spec: TaskSpec
     docs: list[Doc]
-    prompts: PromptBuilder | None = None
+    prompts: Prompts | None = None  # a PromptBuilder, or a --formats / --fewshot wrapper of one
 
 
 @dataclass

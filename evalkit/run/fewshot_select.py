@@ -27,7 +27,7 @@ import numpy as np
 
 from evalkit.spec.loaders import load_docs
 from evalkit.core.errors import ConfigError
-from evalkit.spec.prompts import FewShot, PromptBuilder, template
+from evalkit.spec.prompts import FewShot, PromptBuilder, Prompts, template
 from evalkit.spec.taskspec import DatasetSpec, TaskSpec
 from evalkit.core.types import Doc, GenParams, Request
 
@@ -187,14 +187,14 @@ class SelectedPrompts:
         return self.template.render(doc=doc.fields, fewshot=FewShot(self.description, examples), task=self.spec, **extra)
 
 
-def fixed_ids(spec: TaskSpec, base: PromptBuilder) -> list[str]:
+def fixed_ids(spec: TaskSpec, base: Prompts) -> list[str]:
     """Ids of a task's fixed exemplars: its few-shot file's, or its template's inline ones."""
     if base.fewshot is not None and spec.fewshot is not None:
         return [f"{spec.fewshot.path or spec.fewshot.source}#{i}" for i in range(len(base.fewshot.examples))]
     return [f"prompts/{spec.prompt}#inline"]
 
 
-def default_k(spec: TaskSpec, base: PromptBuilder) -> int:
+def default_k(spec: TaskSpec, base: Prompts) -> int:
     if spec.fewshot_pool and spec.fewshot_pool.k:
         return spec.fewshot_pool.k
     if base.fewshot is not None and base.fewshot.examples:

@@ -24,7 +24,7 @@ from evalkit.run.context import EvalContext, TaskRun
 from evalkit.spec.formats import FormattedPrompts, sample_formats
 from evalkit.spec.option_order import n_options, order_metrics, orders, permute_doc
 from evalkit.scoring.metrics import summarize as mean_se
-from evalkit.core.types import SampleRecord
+from evalkit.core.types import Request, SampleRecord
 
 log = logging.getLogger("evalkit")
 
@@ -123,6 +123,7 @@ class Plan:
         return runs
 
     def _orders(self, t: TaskRun) -> list[TaskRun]:
+        assert self.permute is not None  # only called with --permute
         kind = _option_kind(t)
         perms = {d.id: orders(n, self.permute, self.seed, d.id) for d in t.docs
                  if (n := n_options(d, kind, t.spec.target)) >= 2}
@@ -147,7 +148,8 @@ class Plan:
             prepared.append((t, pool, texts, fs.default_k(t.spec, t.prompts)))
         skills: dict[str, tuple[list[str], list[str]]] = {}
         if self.fewshot == "skill-knn":  # one batched call for every task's questions and pools
-            reqs, spans = [], []
+            reqs: list[Request] = []
+            spans: list[tuple[int, int, int]] = []
             for t, pool, texts, _ in prepared:
                 spans.append((len(reqs), len(texts), len(pool.items)))
                 reqs += fs.skill_requests(t.spec.name, texts + [it.text for it in pool.items], self.seed)

@@ -77,7 +77,8 @@ class Run:
     """A started run, shaped like the part of ``subprocess.Popen`` the runner uses."""
 
     def __init__(self, zygote: Zygote, pid: int, stdout_fd: int, stderr_fd: int, release):
-        self.zygote, self.pid, self.returncode = zygote, pid, None
+        self.zygote, self.pid = zygote, pid
+        self.returncode: int | None = None
         self.stdout, self.stderr = os.fdopen(stdout_fd, "rb", 0), os.fdopen(stderr_fd, "rb", 0)
         self._release = release
 
@@ -93,6 +94,7 @@ class Run:
     def wait(self) -> int:
         if self.returncode is None:
             self._finish()
+        assert self.returncode is not None  # _finish always sets it
         return self.returncode
 
     def kill(self) -> None:

@@ -67,6 +67,8 @@ def hedged(mentions: Iterable[tuple[int, int, Any]], span: str,
     (so "Yes, no doubt" is no hedge)."""
     it = itertools.islice(mentions, MAX_MENTIONS)
     prev = next(it, None)
+    if prev is None:
+        return False
     for cur in it:
         if cur[2] == prev[2]:
             prev = cur

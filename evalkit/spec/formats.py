@@ -25,7 +25,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from evalkit.spec.prompts import FewShot, PromptBuilder
+from evalkit.spec.prompts import FewShot, Prompts
 from evalkit.spec.taskspec import FormatSlots
 from evalkit.core.types import Doc
 
@@ -179,7 +179,7 @@ class FormattedPrompts:
     """A task's PromptBuilder seen through one PromptFormat: same ``render``
     and ``hash`` interface, plus ``canonical`` for the extractor's side."""
 
-    def __init__(self, base: PromptBuilder, slots: FormatSlots, fmt: PromptFormat):
+    def __init__(self, base: Prompts, slots: FormatSlots, fmt: PromptFormat):
         self.base, self.slots, self.fmt = base, slots, fmt
         self.spec = base.spec
         self.fewshot = base.fewshot
@@ -217,7 +217,7 @@ class FormattedPrompts:
         return tuple(dict.fromkeys(list(stops) + new))
 
 
-def _with_fewshot(base: PromptBuilder, shots: FewShot | None) -> PromptBuilder:
+def _with_fewshot(base: Prompts, shots: FewShot | None) -> Prompts:
     """A shallow copy of ``base`` rendering with other exemplars."""
     clone = object.__new__(type(base))
     clone.__dict__.update(base.__dict__)

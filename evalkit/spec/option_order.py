@@ -60,10 +60,10 @@ def n_options(doc: Doc, kind: str, target_field: str) -> int:
         return len(opts) if ok else 0
     opts = doc.fields.get("options") or []
     letters = "".join(m.group(1) if (m := _AGI_PREFIX.match(str(o))) else "" for o in opts)
-    gold = doc.fields.get(target_field)
-    gold = "".join(gold) if isinstance(gold, list) else str(gold or "")
-    ok = letters == LETTERS[:len(opts)] and gold and all(c in letters for c in gold)
-    return len(opts) if ok else 0
+    raw = doc.fields.get(target_field)
+    gold_letters = "".join(raw) if isinstance(raw, list) else str(raw or "")
+    usable = letters == LETTERS[:len(opts)] and gold_letters and all(c in letters for c in gold_letters)
+    return len(opts) if usable else 0
 
 
 def permute_doc(doc: Doc, kind: str, target_field: str, perm: tuple[int, ...]) -> Doc:

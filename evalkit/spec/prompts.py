@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 
@@ -30,6 +30,17 @@ class FewShot:
     description: str = ""
     examples: tuple[dict[str, Any], ...] = ()
     source_text: str = field(default="", repr=False)  # hashed into provenance
+
+
+class Prompts(Protocol):
+    """What a task's prompts offer: a PromptBuilder, or a wrapper of one
+    (FormattedPrompts for --formats, SelectedPrompts for --fewshot)."""
+
+    spec: TaskSpec
+    hash: str
+    fewshot: FewShot | None
+
+    def render(self, doc: Doc, **extra: Any) -> str: ...
 
 
 def _env() -> jinja2.Environment:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from evalkit.core.paths import resource_dir
 from evalkit.core.errors import ConfigError
@@ -55,7 +56,7 @@ class GenerationSpec(_Frozen):
     temperature: float = 0.0
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
-    n: int = Field(1, ge=1)  # samples per prompt; 0 would score every doc on nothing
+    n: int = Field(default=1, ge=1)  # samples per prompt; 0 would score every doc on nothing
 
 
 class FormatSlots(_Frozen):
@@ -157,7 +158,7 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _field_path(err: dict[str, Any]) -> str:
+def _field_path(err: ErrorDetails) -> str:
     return ".".join(str(p) for p in err["loc"]) or "(top level)"
 
 
@@ -299,7 +300,8 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
 def check_names(cat: Catalog) -> None:
-    for spec in [*cat.tasks.values(), *cat.groups.values()]:
+    specs: list[TaskSpec | GroupSpec] = [*cat.tasks.values(), *cat.groups.values()]
+    for spec in specs:
         if not _NAME.fullmatch(spec.name) or ".." in spec.name:
             raise ConfigError(f"{spec.source_file}: name '{spec.name}' is not allowed; use letters, digits, "
                               "'_', '-', '.' and '+' (it becomes a file name)")

@@ -175,7 +175,7 @@ class Store:
 
     def task_scores(self, task: str, exclude_run: str) -> list[tuple[str, int, float | None]]:
         """(run_id, doc_id, score) of every other run's samples of ``task``."""
-        return list(map(tuple, self.engine.query(  # type: ignore[arg-type]
+        return list(map(tuple, self.engine.query(
             "SELECT run_id, doc_id, score FROM samples WHERE task=? AND run_id<>?", (task, exclude_run))))
 
     def metrics(self, run_id: str) -> list[dict[str, Any]]:

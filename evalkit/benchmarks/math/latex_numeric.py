@@ -195,7 +195,9 @@ class _Parser:
 
     def signed(self, after_div: bool = False):
         if self.at("op", "+", "-"):
-            negate = self.peek().text == "-"
+            tok = self.peek()
+            assert tok is not None  # at() saw it
+            negate = tok.text == "-"
             self.pos += 1
             arg = self.signed(after_div)
             return Neg(arg) if negate else arg

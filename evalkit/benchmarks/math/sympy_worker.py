@@ -42,8 +42,9 @@ class _SympyWorker:
         """In a forked child: drop the parent's worker (and a lock some thread may hold)."""
         if self._proc is not None:
             for pipe in (self._proc.stdin, self._proc.stdout):
+                assert pipe is not None  # both are PIPE in _spawn
                 pipe.close()  # only this process's copies; the parent keeps its worker
-        self.__init__()
+        _SympyWorker.__init__(self)
 
     def compare(self, pred: str, gold: str, deadline: float) -> str:
         """'equal', 'different', 'timeout' or 'error: ...'."""
@@ -52,6 +53,7 @@ class _SympyWorker:
                 return "error: sympy worker did not start"
             if time.monotonic() >= deadline:
                 return "timeout"
+            assert self._proc is not None and self._proc.stdin is not None  # _ensure_ready started it
             try:
                 self._proc.stdin.write(json.dumps({"p": pred, "g": gold}).encode() + b"\n")
                 self._proc.stdin.flush()
@@ -86,6 +88,7 @@ class _SympyWorker:
         return self._ready
 
     def _read_line(self, deadline: float) -> bytes | None:
+        assert self._proc is not None and self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
         while b"\n" not in self._buf:
             left = deadline - time.monotonic()
@@ -103,6 +106,7 @@ class _SympyWorker:
             self._proc.kill()
             self._proc.wait()
             for pipe in (self._proc.stdin, self._proc.stdout):
+                assert pipe is not None  # both are PIPE in _spawn
                 pipe.close()
         self._proc = None
 

@@ -48,7 +48,7 @@ def explain_math(text: str, doc: Doc) -> Extraction:
     return Extraction(*explain_math_answer(text))
 
 
-extract_math.explain = explain_math  # type: ignore[attr-defined]
+extract_math.explain = explain_math
 
 
 @scorers.register("math_equiv")

@@ -165,6 +165,7 @@ def _trend_points(task: str, members: list[tuple[RunInfo, int | None]]) -> list[
         metric = main_metric(task, row, r.layout)
         value = row.get(metric) if metric else None
         if isinstance(value, (int, float)) and value == value:
+            assert metric is not None  # value came from it
             se = row.get(f"{metric}_stderr")
             ci = 1.96 * se if isinstance(se, (int, float)) and se == se else None
             points.append((Point(x, label, float(value), ci, f"{r.model}, run {r.run_id}"), metric))

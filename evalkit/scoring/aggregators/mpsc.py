@@ -79,7 +79,7 @@ class Consistency:
     sol_test: np.ndarray  # (solutions, tests): 1 when the solution passes the test
     sol_spec: np.ndarray  # (solutions, specs): fraction of test inputs the spec accepts
     spec_test: np.ndarray  # (specs, tests): 1 when the spec accepts the test's pair
-    outputs: list[tuple[str, ...]]  # per solution: repr of its output on each test input
+    outputs: list[tuple[str | None, ...]]  # per solution: repr of its output on each test input (None: it raised)
 
 
 def adjacency(c: Consistency) -> np.ndarray:
@@ -173,7 +173,7 @@ def bleu(reference: list[str], hypothesis: list[str], max_n: int = 4) -> float:
     return bp * math.exp(sum(logs) / max_n)
 
 
-def solution_prior(outputs: Sequence[tuple[str, ...]]) -> np.ndarray:
+def solution_prior(outputs: Sequence[tuple[str | None, ...]]) -> np.ndarray:
     """Each solution's share of the samples that behave exactly as it does
     (evalkit's earlier prior; kept for the tests that pin its numbers)."""
     n = len(outputs)
@@ -412,7 +412,7 @@ def _flags(values: Any, size: int) -> list[float] | None:
     return [float(v) for v in values]
 
 
-def _solution_row(res: Any, n_tests: int, specs: int) -> tuple[list[float], list[float], tuple[str, ...]] | None:
+def _solution_row(res: Any, n_tests: int, specs: int) -> tuple[list[float], list[float], tuple[str | None, ...]] | None:
     """(tests passed, spec counts, output reprs) from one solution program's payload, validated."""
     if not isinstance(res, dict):
         return None
@@ -436,7 +436,7 @@ def consistency(n_tests: int, specs: int, sol_stdouts: Sequence[str], spec_stdou
     n = len(sol_stdouts)
     sol_test = np.zeros((n, n_tests))
     sol_spec = np.zeros((n, specs))
-    outputs: list[tuple[str, ...]] = []
+    outputs: list[tuple[str | None, ...]] = []
     for i, out in enumerate(sol_stdouts):
         row = _solution_row(_payload(out), n_tests, specs)
         if row is None:
