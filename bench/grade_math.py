@@ -24,8 +24,7 @@ def math_verify_grader():
 
 
 def minerva_grader():
-    from lm_eval.tasks.minerva_math.utils import (is_equiv, last_boxed_only_string, normalize_final_answer,
-                                                  remove_boxed)
+    from lm_eval.tasks.minerva_math.utils import is_equiv, last_boxed_only_string, normalize_final_answer, remove_boxed
 
     def check(cand: str, gold: str) -> bool:
         boxed = last_boxed_only_string(cand)

@@ -29,8 +29,8 @@ def prompts(n: int, max_tokens: int):
     """The first ``n`` BBH subtasks' first CoT prompt, as evalkit renders them."""
     from dataclasses import replace
 
-    from evalkit.run.context import EvalContext
     from evalkit.evaluators.generate import build_requests
+    from evalkit.run.context import EvalContext
     from evalkit.run.runner import RunConfig, prepare_tasks
 
     runs, _, _ = prepare_tasks(RunConfig(model="dummy", tasks=["bbh"], limit=1))
@@ -53,8 +53,8 @@ def run_bare(reqs, batch: int):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from evalkit.models.base import truncate_at_stop
     from evalkit.models.aliases import resolve_model_path
+    from evalkit.models.base import truncate_at_stop
 
     path = resolve_model_path("smollm2-135m")
     tok = AutoTokenizer.from_pretrained(path, padding_side="left")

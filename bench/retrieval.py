@@ -51,8 +51,8 @@ _EVALKIT = (
 
 def model_path() -> Path:
     """The packaged MiniLM folder, exactly as evalkit's `minilm` alias resolves it."""
-    from evalkit.models.embedding import PACKAGED
     from evalkit.models.dense import packaged_model_path
+    from evalkit.models.embedding import PACKAGED
 
     return packaged_model_path(PACKAGED["minilm"])
 

@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # 1 GiB KV cache, not most of a shared machine
 
-from evalkit.models.vllm import VLLMBackend  # noqa: E402
 from evalkit.core.types import GenParams, Request  # noqa: E402
+from evalkit.models.vllm import VLLMBackend  # noqa: E402
 
 SOURCES = ("local_compute", "local_cache_hit")
 

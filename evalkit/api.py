@@ -66,8 +66,8 @@ def evaluate(model: Any, tasks: str | list[str], *, limit: int | float | None = 
     apply_chat_template, system_prompt, aggregator, options...).
     """
     from evalkit.report import sinks as sink_mod
-    from evalkit.spec.overrides import Overrides, parse_gen_kwargs
     from evalkit.run.runner import RunConfig, run
+    from evalkit.spec.overrides import Overrides, parse_gen_kwargs
 
     user_model = model[0] if isinstance(model, tuple) and len(model) == 2 else model
     training = getattr(user_model, "training", None) is True  # a torch module in train mode

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from evalkit.models.base import BaseBackend
 from evalkit.core.types import Generation, Request
+from evalkit.models.base import BaseBackend
 
 
 class ScriptedBackend(BaseBackend):

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit.core.errors import ScoringError
-from evalkit.spec.prompts import PromptBuilder, load_fewshot
-from evalkit.spec.loaders import load_docs
 from evalkit.benchmarks.agieval import extract_choice, extract_cloze, gold_letters
-from evalkit.spec.taskspec import load_catalog
+from evalkit.core.errors import ScoringError
 from evalkit.core.types import Doc
+from evalkit.spec.loaders import load_docs
+from evalkit.spec.prompts import PromptBuilder, load_fewshot
+from evalkit.spec.taskspec import load_catalog
 
 FOUR = Doc(0, {"options": ["(A)w", "(B)x", "(C)y", "(D)z"]})
 FIVE = Doc(0, {"options": ["(A)v", "(B)w", "(C)x", "(D)y", "(E)z"]})

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.spec.loaders import load_docs
 from evalkit.run.runner import RunConfig, run
+from evalkit.spec.loaders import load_docs
 from evalkit.spec.taskspec import load_catalog
 
 NO_GOLD = {("jec_qa_kd", 211)}

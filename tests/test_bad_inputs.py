@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 from test_cli_errors import _assert_one_line_error
 
@@ -109,8 +108,8 @@ def test_critic_on_a_task_without_critic(cli, data_dir, store_path):
 
 
 def test_critic_on_a_math_task_is_accepted():
-    from evalkit.run.context import TaskRun
     from evalkit.run.checks import check_task_flags
+    from evalkit.run.context import TaskRun
     from evalkit.spec.taskspec import load_catalog
 
     cat = load_catalog()

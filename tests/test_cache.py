@@ -1,11 +1,11 @@
 """The generation cache: per-sample keys, resume of partial requests, dedupe."""
 from __future__ import annotations
 
+from fakes import ScriptedBackend
+
+from evalkit.core.types import GenParams, Request
 from evalkit.run.cache import CachedGenerator, _gaps
 from evalkit.store import Store
-from evalkit.core.types import GenParams, Request
-
-from fakes import ScriptedBackend
 
 
 def _req(prompt: str, n: int = 1, temperature: float = 0.0, doc: int = 0) -> Request:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from replay_runs import gold_targets, pick_wrong, replay_run, write_replay
 
 
@@ -130,10 +129,10 @@ def test_the_ci_workflow_uses_real_commands():
     import re
 
     import yaml
-
     from conftest import REPO
-    from evalkit.cli import app
     from typer.main import get_command
+
+    from evalkit.cli import app
 
     wf = yaml.safe_load((REPO / "docs" / "github-actions-evalkit.yml").read_text())
     script = "\n".join(s.get("run", "") for s in wf["jobs"]["gate"]["steps"]).replace("\\\n", " ")

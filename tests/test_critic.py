@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from evalkit.loops.critic import parse_critique
-from evalkit.core.registry import backends
-from evalkit.run.runner import RunConfig, run
 from fakes import ScriptedBackend
+
+from evalkit.core.registry import backends
+from evalkit.loops.critic import parse_critique
+from evalkit.run.runner import RunConfig, run
 
 
 def answers(data_dir, n=25):

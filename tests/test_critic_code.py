@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from fakes import ScriptedBackend
+
+from evalkit.core.registry import backends
 from evalkit.loops.critic_code import docstring_examples, example_program, tool_report
 from evalkit.loops.critic_program import BETTER
-from evalkit.core.registry import backends
 from evalkit.run.runner import RunConfig, run
 from evalkit.sandbox import run_many
-from fakes import ScriptedBackend
 
 PROMPT0 = ('def add(a, b):\n    """ Add.\n    >>> add(1, 2)\n    3\n    >>> add(-1, 1)\n    0\n    """\n')
 

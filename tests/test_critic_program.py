@@ -3,14 +3,15 @@ backend, with the real sandbox running each program."""
 from __future__ import annotations
 
 import json
-import pytest
 
+import pytest
+from fakes import ScriptedBackend
+
+from evalkit.benchmarks.gsm8k import gold_answer
+from evalkit.core.registry import backends
 from evalkit.loops import rules
 from evalkit.loops.critic_program import BETTER, critic_metrics
-from evalkit.core.registry import backends
 from evalkit.run.runner import RunConfig, run
-from evalkit.benchmarks.gsm8k import gold_answer
-from fakes import ScriptedBackend
 
 TASK = "gsm8k_critic"
 

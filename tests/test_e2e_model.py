@@ -55,8 +55,8 @@ def test_run_bbh_date_understanding_limit_2(cli, tmp_path, data_dir, store_path)
 def test_hf_sampling_is_seeded_per_sample(tmp_path):
     """A sampled text depends on its seed and index, not on its batch neighbours,
     and stop sequences and max_tokens are honoured."""
-    from evalkit.models import load_backend
     from evalkit.core.types import GenParams, Request
+    from evalkit.models import load_backend
 
     backend = load_backend("smollm2-135m", batch_size=4)
     sampled = Request("t", 0, "Once upon a time", GenParams(max_tokens=12, temperature=0.9, n=2, seed=3))

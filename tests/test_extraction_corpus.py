@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from evalkit.evaluators.generate import DocScorer
 from evalkit.models.base import truncate_at_stop
 from evalkit.spec.loaders import load_docs
-from evalkit.evaluators.generate import DocScorer
 from evalkit.spec.taskspec import load_catalog
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "fixtures" / "extraction_corpus.yaml").read_text(encoding="utf-8"))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.spec.loaders import load_docs
 from evalkit.evaluators.generate import DocScorer
+from evalkit.spec.loaders import load_docs
 from evalkit.spec.taskspec import load_catalog
 
 SIZE = 300_000  # characters per adversarial output

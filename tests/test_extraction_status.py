@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from rich.console import Console
 
+from evalkit.benchmarks.math import grader as math_grader
 from evalkit.report.console import results_table
 from evalkit.run.runner import RunConfig, run
 from evalkit.scoring import basic
-from evalkit.benchmarks.math import grader as math_grader
 from evalkit.scoring.think import strip_think
 
 # bbh_navigate targets of docs 0-3: No, No, No, Yes

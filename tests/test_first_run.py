@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.run import progress
 from evalkit.report.engine_diff import differences
 from evalkit.report.run_label import display_model
+from evalkit.run import progress
 
 
 def test_tracker_line_counts_done_tokens_and_eta():
@@ -92,8 +92,8 @@ def test_compare_warns_when_engines_differ(cli, tmp_path):
 
 def test_replay_is_labelled_with_the_model_that_produced_it(data_dir, tmp_path):
     from evalkit.report.leaderboard import BoardTask, latest_cells
-    from evalkit.run.runner import RunConfig, run
     from evalkit.report.site.build import load_runs
+    from evalkit.run.runner import RunConfig, run
     from evalkit.store import Store
 
     store = tmp_path / "s.db"

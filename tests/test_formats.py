@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit.spec.loaders import load_docs
 from evalkit.evaluators.generate import DocScorer
-from evalkit.spec.formats import LABELS, FormattedPrompts, PromptFormat, canonical_output, restyle_bbh, rewrite_skeleton, sample_formats, style_label
+from evalkit.spec.formats import (
+    LABELS,
+    FormattedPrompts,
+    PromptFormat,
+    canonical_output,
+    restyle_bbh,
+    rewrite_skeleton,
+    sample_formats,
+    style_label,
+)
+from evalkit.spec.loaders import load_docs
 from evalkit.spec.option_order import bbh_options
 from evalkit.spec.prompts import PromptBuilder
 from evalkit.spec.taskspec import FormatSlots, load_catalog

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from evalkit.run.runner import RunConfig, run
 from evalkit.benchmarks.gsm8k import cot_exemplar, extract_cot_number, gold_answer, numeric_equiv, to_number
 from evalkit.core.types import Doc
+from evalkit.run.runner import RunConfig, run
 
 
 def gsm8k_test(data_dir):

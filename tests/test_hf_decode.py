@@ -73,8 +73,8 @@ def test_dtype_model_arg_loads_and_is_recorded():
 
 @pytest.mark.parametrize("dtype", ["float33", "fp32", "auto_"])
 def test_unknown_dtype_is_a_config_error_before_loading(dtype):
-    from evalkit.models.hf import HFBackend
     from evalkit.core.errors import ConfigError
+    from evalkit.models.hf import HFBackend
 
     with pytest.raises(ConfigError, match="unknown dtype"):
         HFBackend("no/such-model", dtype=dtype)

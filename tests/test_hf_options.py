@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from evalkit.models.hf_loaded import resolve_chat_template
 from evalkit.core.errors import ConfigError
+from evalkit.models.hf_loaded import resolve_chat_template
 
 TASK = "bbh_date_understanding"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit.core.errors import DataError
-from evalkit.sandbox import run_many
 from evalkit.benchmarks import humaneval as code
 from evalkit.benchmarks.humaneval import check_humaneval, extract_code, humaneval_program, load_humaneval
+from evalkit.core.errors import DataError
+from evalkit.sandbox import run_many
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,16 @@
 """The humaneval tasks through the runner with replayed outputs: gold, broken, and n=3 mixes."""
 from __future__ import annotations
 
-
 import pytest
+from conftest import write_jsonl
 
+from evalkit.benchmarks.humaneval import load_humaneval
 from evalkit.core.errors import ConfigError
+from evalkit.core.types import Doc
 from evalkit.evaluators.code_exec import completion
 from evalkit.run.runner import RunConfig, run
-from evalkit.benchmarks.humaneval import load_humaneval
 from evalkit.scoring.passk import pass_at_k
 from evalkit.spec.taskspec import load_catalog
-from evalkit.core.types import Doc
-
-from conftest import write_jsonl
 
 
 @pytest.fixture(scope="module")

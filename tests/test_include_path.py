@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.spec import include
 from evalkit.core.errors import ConfigError
 from evalkit.core.registry import load_entry_points, scorers
+from evalkit.spec import include
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "my_tasks"  # the README's custom task
 

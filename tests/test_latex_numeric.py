@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evalkit.benchmarks.math.latex_numeric import POINTS, clearly_different, evaluate, parse, symbol_value
 from evalkit.benchmarks.math.grader import normalize_answer
+from evalkit.benchmarks.math.latex_numeric import POINTS, clearly_different, evaluate, parse, symbol_value
 
 sympy = pytest.importorskip("sympy")
 l2s = pytest.importorskip("latex2sympy2_extended")

@@ -4,10 +4,18 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from conftest import REPO
+
 from evalkit.core.errors import ConfigError
-from evalkit.report.leaderboard import BoardTask, LeaderboardSpec, board_rows, build_board, load_leaderboard, load_leaderboards, parse_leaderboard
+from evalkit.report.leaderboard import (
+    BoardTask,
+    LeaderboardSpec,
+    board_rows,
+    build_board,
+    load_leaderboard,
+    load_leaderboards,
+    parse_leaderboard,
+)
 from evalkit.store import Store
 
 FILES = sorted((REPO / "leaderboards").glob("*.yaml"))

@@ -10,12 +10,12 @@ import re
 
 import pytest
 
-from evalkit.models.base import BaseBackend
 from evalkit.core.errors import ConfigError
 from evalkit.core.registry import backends
+from evalkit.core.types import Generation, Loglikelihood
+from evalkit.models.base import BaseBackend
 from evalkit.run.runner import RunConfig, run
 from evalkit.store import Store
-from evalkit.core.types import Generation, Loglikelihood
 
 DOCS = [{"a": a, "b": b, "choices": [str(a + b + 1), str(a + b)], "label": 1} for a, b in
         [(1, 1), (2, 2), (3, 4), (5, 1), (6, 6), (7, 2), (8, 3), (9, 9)]]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import re
-import tomllib
 
+import tomllib
 from conftest import REPO
 
 

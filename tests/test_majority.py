@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import itertools
 import random
+from fractions import Fraction
 from math import comb
 
 import pytest
 
-from evalkit.scoring.aggregators.majority import classes, majority
-from fractions import Fraction
-
-from evalkit.scoring.aggregators.majority import expected_majority
+from evalkit.scoring.aggregators.majority import classes, expected_majority, majority
 from evalkit.scoring.passk import pass_at_k as pass_at
 
 eq = lambda a, b: a == b  # noqa: E731
@@ -118,10 +116,10 @@ def test_pass_at_k_edge_cases():
 
 def test_self_consistency_through_the_runner(tmp_path, data_dir):
     """--samples 4 on a greedy task samples at 0.7, votes, and reports the curve."""
+    from fakes import ScriptedBackend
+
     from evalkit.core.registry import backends
     from evalkit.run.runner import RunConfig, run
-
-    from fakes import ScriptedBackend
 
     seen = []
 

@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evalkit.benchmarks.math.grader import extract_math_answer, grade, is_equiv, last_boxed, normalize_answer, strip_think
+from evalkit.benchmarks.math.grader import (
+    extract_math_answer,
+    grade,
+    is_equiv,
+    last_boxed,
+    normalize_answer,
+    strip_think,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAIRS = yaml.safe_load((FIXTURES / "math_pairs.yaml").read_text(encoding="utf-8"))

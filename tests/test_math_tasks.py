@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from evalkit.benchmarks.math.task import extract_math, math_equiv, normalize_level
+from evalkit.core.types import Doc
+from evalkit.run.runner import RunConfig, run
 from evalkit.spec.loaders import load_docs, load_records
 from evalkit.spec.prompts import PromptBuilder
-from evalkit.run.runner import RunConfig, run
-from evalkit.benchmarks.math.task import extract_math, math_equiv, normalize_level
 from evalkit.spec.taskspec import DatasetSpec, load_catalog
-from evalkit.core.types import Doc
 
 SUBJECTS = {"algebra": 1187, "counting_and_probability": 474, "geometry": 479, "intermediate_algebra": 903,
             "number_theory": 540, "prealgebra": 871, "precalculus": 546}

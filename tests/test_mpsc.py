@@ -80,10 +80,10 @@ def _answer(req, k):
 
 
 def test_mpsc_through_the_runner_picks_the_minority_solution(tmp_path, data_dir):
+    from fakes import ScriptedBackend
+
     from evalkit.core.registry import backends
     from evalkit.run.runner import RunConfig, run
-
-    from fakes import ScriptedBackend
 
     made = []
     backends.replace("scripted_code", lambda target, **kw: made.append(ScriptedBackend(_answer)) or made[-1])
@@ -102,11 +102,11 @@ def test_mpsc_through_the_runner_picks_the_minority_solution(tmp_path, data_dir)
 
 def test_mpsc_on_a_non_code_task_is_refused(tmp_path, data_dir):
     """Refused before any compute (it used to zero every sample with an error, silently)."""
+    from fakes import ScriptedBackend
+
     from evalkit.core.errors import ConfigError
     from evalkit.core.registry import backends
     from evalkit.run.runner import RunConfig, run
-
-    from fakes import ScriptedBackend
 
     backends.replace("scripted_code", lambda target, **kw: ScriptedBackend(lambda r, k: "So the answer is Yes."))
     with pytest.raises(ConfigError, match="mpsc needs a code task"):

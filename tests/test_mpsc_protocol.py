@@ -96,11 +96,11 @@ def test_a_test_that_raises_does_not_disconnect_the_others():
 
 
 def test_separate_specs_and_tests_n(tmp_path, data_dir):
-    from evalkit.core.registry import backends
-    from evalkit.run.runner import RunConfig, run
-
     from fakes import ScriptedBackend
     from test_mpsc import _answer
+
+    from evalkit.core.registry import backends
+    from evalkit.run.runner import RunConfig, run
 
     made = []
     backends.replace("scripted_code", lambda target, **kw: made.append(ScriptedBackend(_answer)) or made[-1])

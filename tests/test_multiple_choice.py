@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from evalkit.models.base import BaseBackend
 from evalkit.core.errors import ScoringError
-from evalkit.evaluators.multiple_choice import choice_letters, gold_indices
 from evalkit.core.registry import backends
-from evalkit.run.runner import RunConfig, run
 from evalkit.core.types import Loglikelihood
+from evalkit.evaluators.multiple_choice import choice_letters, gold_indices
+from evalkit.models.base import BaseBackend
+from evalkit.run.runner import RunConfig, run
 
 
 @pytest.mark.parametrize("texts,expected", [
@@ -127,8 +127,8 @@ def test_hf_loglikelihood_matches_a_direct_forward_pass():
     """Batched with left padding, the backend's numbers equal a plain forward pass per request."""
     import torch
 
-    from evalkit.models import load_backend
     from evalkit.core.types import LoglikelihoodRequest as R
+    from evalkit.models import load_backend
 
     be = load_backend("smollm2-135m", batch_size=4)
     reqs = [R("t", 0, "Q: What is the capital of France?\nA: The answer is", " Paris"),

@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from evalkit.models.openai import OpenAIBackend
 from evalkit.core.errors import BackendError
 from evalkit.core.types import GenParams, Request
+from evalkit.models.openai import OpenAIBackend
 
 
 class _Server:

@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit.spec.loaders import load_docs
-from evalkit.run.context import TaskRun
+from evalkit.core.types import Loglikelihood, SampleRecord
 from evalkit.evaluators.generate import DocScorer
 from evalkit.evaluators.multiple_choice import _Doc, score_doc
-from evalkit.spec.option_order import bbh_options, n_options, order_metrics, orders, original_letters, permute_doc, remap_letters
-from evalkit.spec.prompts import PromptBuilder
+from evalkit.run.context import TaskRun
 from evalkit.run.robustness import _permutable
+from evalkit.spec.loaders import load_docs
+from evalkit.spec.option_order import (
+    bbh_options,
+    n_options,
+    order_metrics,
+    orders,
+    original_letters,
+    permute_doc,
+    remap_letters,
+)
+from evalkit.spec.prompts import PromptBuilder
 from evalkit.spec.taskspec import load_catalog
-from evalkit.core.types import Loglikelihood, SampleRecord
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from evalkit.models.autobatch import BatchSizer
 from evalkit.cli.aliases import normalize_argv
 from evalkit.core.errors import BackendError, ConfigError
+from evalkit.models.autobatch import BatchSizer
 from evalkit.spec.overrides import docs_for_limit, parse_batch_size, parse_gen_kwargs, parse_limit
 
 TASK = "bbh_date_understanding"  # 250 docs, 3 CoT exemplars

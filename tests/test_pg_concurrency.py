@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from replay_runs import gold_targets, pick_wrong, write_replay
 
 from evalkit.store import open_reader
-
-from replay_runs import gold_targets, pick_wrong, write_replay
 
 pytest_plugins = ("pgserver",)  # the pg_server and pg_url fixtures
 

@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
-from evalkit.run.results import write_output_dir
+
 from evalkit.core.types import SampleRecord
+from evalkit.run.results import write_output_dir
+
 
 def _run(tag: str, tasks: list[str]):
     payload = {"run_id": tag, "results": {t: {"n": 2} for t in tasks}}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.core.errors import DataError
 from evalkit.benchmarks.beir import assemble, load_beir, load_beir_hub
+from evalkit.core.errors import DataError
 from evalkit.core.paths import default_data_dir
 
 FIXTURES = Path(__file__).parent / "fixtures" / "retrieval"

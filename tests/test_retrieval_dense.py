@@ -16,15 +16,15 @@ import time
 import numpy as np
 import pytest
 
-from evalkit.core.errors import ConfigError, StoreError
 from evalkit.benchmarks.beir import BeirData, load_beir
+from evalkit.core.errors import ConfigError, StoreError
 from evalkit.core.paths import default_data_dir
 from evalkit.core.types import Passage
-from evalkit.models.dense import DenseRetriever, Encoder, descending_id_rank
 from evalkit.core.types import text_sha256 as text_key
-from evalkit.store.embeddings import EmbeddingCache
-from evalkit.scoring.retrieval_metrics import evaluate, mean_metrics
 from evalkit.evaluators.retrieve import passage_text, run_retrieval
+from evalkit.models.dense import DenseRetriever, Encoder, descending_id_rank
+from evalkit.scoring.retrieval_metrics import evaluate, mean_metrics
+from evalkit.store.embeddings import EmbeddingCache
 
 
 class HashModel:

@@ -8,7 +8,15 @@ import random
 
 import pytest
 
-from evalkit.scoring.retrieval_metrics import DEFAULT_KS, drop_self_hits, evaluate, mean_metrics, metric_keys, rank, truncate
+from evalkit.scoring.retrieval_metrics import (
+    DEFAULT_KS,
+    drop_self_hits,
+    evaluate,
+    mean_metrics,
+    metric_keys,
+    rank,
+    truncate,
+)
 
 pytrec_eval = pytest.importorskip("pytrec_eval", reason="pip install pytrec-eval-terrier")
 

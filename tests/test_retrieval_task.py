@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evalkit.models import load_backend, parse_model
-from evalkit.core.errors import BackendError, ConfigError
-from evalkit.run.context import EvalContext, TaskRun
-from evalkit.evaluators.retrieval import evaluate_retrieval, load_beir_queries
 from evalkit.benchmarks.beir import load_beir
-from evalkit.models.dense import DenseRetriever, Encoder
-from evalkit.spec.taskspec import DatasetSpec, TaskSpec
+from evalkit.core.errors import BackendError, ConfigError
 from evalkit.core.types import Doc, GenParams, Request
+from evalkit.evaluators.retrieval import evaluate_retrieval, load_beir_queries
+from evalkit.models import load_backend, parse_model
+from evalkit.models.dense import DenseRetriever, Encoder
+from evalkit.run.context import EvalContext, TaskRun
+from evalkit.spec.taskspec import DatasetSpec, TaskSpec
 
 TINY = Path(__file__).parent / "fixtures" / "retrieval" / "tiny"
 

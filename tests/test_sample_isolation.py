@@ -7,10 +7,10 @@ import json
 import pytest
 
 from evalkit.core.errors import ConfigError
+from evalkit.core.types import Doc, SampleRecord
 from evalkit.run.context import EvalContext, TaskRun
 from evalkit.run.isolation import evaluate_isolated
 from evalkit.spec.taskspec import load_catalog
-from evalkit.core.types import Doc, SampleRecord
 
 
 def _samples(out, task="bbh_navigate"):

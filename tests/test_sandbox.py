@@ -21,8 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.sandbox import ExecResult, isolation_level, run_many, run_program
-from evalkit.sandbox import isolation, reap, runner
+from evalkit.sandbox import ExecResult, isolation, isolation_level, reap, run_many, run_program, runner
 from evalkit.sandbox.result import Outcome, classify
 
 HOSTILE = Path(__file__).parent / "hostile"

@@ -7,10 +7,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from replay_runs import demo_store
 
 from evalkit.report.site.build import checkpoint, json_script, slug
 from evalkit.report.site.svg import Bar, Point, bar_chart, trend_chart
-from replay_runs import demo_store
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+from replay_runs import demo_store
+
 from evalkit.report.compare import compare, load_run
 from evalkit.report.site import build_site
 from evalkit.report.site.build import slug
-from replay_runs import demo_store
 
 CHROMIUM = os.environ.get("EVALKIT_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

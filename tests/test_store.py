@@ -5,8 +5,8 @@ import dataclasses
 
 import pytest
 
-from evalkit.store import Store
 from evalkit.core.types import SampleRecord
+from evalkit.store import Store
 
 
 def _rec(doc: int) -> SampleRecord:

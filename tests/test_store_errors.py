@@ -6,8 +6,8 @@ import sqlite3
 import pytest
 
 from evalkit.core.errors import StoreError
-from evalkit.store import Store
 from evalkit.core.types import SampleRecord
+from evalkit.store import Store
 
 
 def _one_line(res) -> str:

@@ -12,14 +12,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from fakes import ScriptedBackend
 
-from evalkit.run.cache import CachedGenerator
 from evalkit.core.errors import StoreError
+from evalkit.core.types import GenParams, Request, SampleRecord
+from evalkit.run.cache import CachedGenerator
 from evalkit.store import SCHEMA_VERSION, Store, open_reader
 from evalkit.store.schema import _V1
-from evalkit.core.types import GenParams, Request, SampleRecord
-
-from fakes import ScriptedBackend
 
 pytest_plugins = ("pgserver",)  # the pg_server and pg_url fixtures
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import json
 
-from evalkit.loops.tora import pal_answer, tool_call
-from evalkit.core.registry import backends
-from evalkit.run.runner import RunConfig, run
 from fakes import ScriptedBackend
+
+from evalkit.core.registry import backends
+from evalkit.loops.tora import pal_answer, tool_call
+from evalkit.run.runner import RunConfig, run
 
 
 def gold(data_dir, n=10):

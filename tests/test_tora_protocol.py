@@ -6,12 +6,12 @@ import json
 from types import SimpleNamespace
 
 import pytest
-
-from evalkit.loops.tora import tora_answer, tora_output
-from evalkit.core.registry import backends
-from evalkit.run.runner import RunConfig, run
-from evalkit.benchmarks.gsm8k import gold_answer
 from fakes import ScriptedBackend
+
+from evalkit.benchmarks.gsm8k import gold_answer
+from evalkit.core.registry import backends
+from evalkit.loops.tora import tora_answer, tora_output
+from evalkit.run.runner import RunConfig, run
 
 
 def golds(data_dir, n=None):

@@ -7,11 +7,11 @@ import math
 
 import pytest
 
-from evalkit.scoring.aggregators import mpsc
-from evalkit.sandbox.plaindata import NotPlainData, dumps, loads
-from evalkit.sandbox.result import Outcome, classify, trusted_error_name
 from evalkit.benchmarks import humaneval_verdict as verdict
 from evalkit.benchmarks.humaneval import check_humaneval, extract_code
+from evalkit.sandbox.plaindata import NotPlainData, dumps, loads
+from evalkit.sandbox.result import Outcome, classify, trusted_error_name
+from evalkit.scoring.aggregators import mpsc
 
 PLAIN = [None, True, False, 0, -7, 10**5000, 1.5, -0.0, float("inf"), 2 - 3j, "", "a\ud800é", b"\x00\xff",
          [1, [2, (3,)]], (), {"k": {1: (2.5, None)}, (1, "a"): frozenset({1, 2})}, set(), {1, 2, 3}]

@@ -19,16 +19,27 @@ import re
 from pathlib import Path
 from typing import Any
 
-from evalkit.spec.loaders import local_file
+from evalkit.benchmarks.math.grader import explain_math_answer, final_value, is_hedge, last_boxed
 from evalkit.core.errors import DataError, ScoringError
-from evalkit.spec.prompts import FewShot
 from evalkit.core.registry import extractors, fewshot_sources
-from evalkit.benchmarks.math.grader import last_boxed
-from evalkit.spec.taskspec import FewShotSpec
 from evalkit.core.types import Doc
-from evalkit.scoring.extraction import ANSWERED, HEDGE, HEDGED, NO_ANSWER, NONE, Extraction, alternatives, first_line, joined, last_line, last_matches
-from evalkit.benchmarks.math.grader import explain_math_answer, final_value, is_hedge
+from evalkit.scoring.extraction import (
+    ANSWERED,
+    HEDGE,
+    HEDGED,
+    NO_ANSWER,
+    NONE,
+    Extraction,
+    alternatives,
+    first_line,
+    joined,
+    last_line,
+    last_matches,
+)
 from evalkit.scoring.think import strip_think
+from evalkit.spec.loaders import local_file
+from evalkit.spec.prompts import FewShot
+from evalkit.spec.taskspec import FewShotSpec
 
 LETTERS = "ABCDEFG"
 _SPACE, _NON_SPACE = re.compile(r"\s*"), re.compile(r"\S*")

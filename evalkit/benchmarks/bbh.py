@@ -20,7 +20,18 @@ from typing import Any
 
 from evalkit.core.registry import extractors
 from evalkit.core.types import Doc
-from evalkit.scoring.extraction import ANSWERED, HEDGE, MAX_MENTIONS, NONE, Extraction, first_line, hedged, joined, last_cue, last_line
+from evalkit.scoring.extraction import (
+    ANSWERED,
+    HEDGE,
+    MAX_MENTIONS,
+    NONE,
+    Extraction,
+    first_line,
+    hedged,
+    joined,
+    last_cue,
+    last_line,
+)
 from evalkit.scoring.think import strip_think
 
 _OPTION_LINE = re.compile(r"^\(([A-Z])\)[ \t]*(.*?)[ \t]*$", re.M)

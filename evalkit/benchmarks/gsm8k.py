@@ -14,11 +14,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from evalkit.spec.loaders import load_jsonl, local_file
 from evalkit.core.errors import DataError
 from evalkit.core.registry import extractors, fewshot_sources, scorers
-from evalkit.spec.taskspec import FewShotSpec
 from evalkit.core.types import Doc, Score
+from evalkit.spec.loaders import load_jsonl, local_file
+from evalkit.spec.taskspec import FewShotSpec
 
 TOLERANCE = 1e-4
 _NUM = r"-?\$?\s?\d[\d,]*(?:\.\d+)?|-?\.\d+"

@@ -26,11 +26,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from evalkit.benchmarks import humaneval_verdict as verdict
 from evalkit.core.errors import DataError
 from evalkit.core.paths import default_data_dir
-from evalkit.sandbox import ExecResult, run_program
-from evalkit.benchmarks import humaneval_verdict as verdict
 from evalkit.core.types import stable_hash
+from evalkit.sandbox import ExecResult, run_program
 
 # Time limits scale with the canonical solution's runtime, as evalplus does
 # (evalplus: max(DEFAULT_MIN_TIME_LIMIT, DEFAULT_GT_TIME_LIMIT_FACTOR * gt_time),

@@ -72,11 +72,12 @@ def run(
     from evalkit.core.logs import route
 
     route(verbose)
-    from evalkit.report import sinks
     from evalkit.models import parse_model_args
-    from evalkit.spec.overrides import Overrides, parse_gen_kwargs, run_model_args
+    from evalkit.report import sinks
     from evalkit.report.console import print_results
-    from evalkit.run.runner import RunConfig, run as do_run
+    from evalkit.run.runner import RunConfig
+    from evalkit.run.runner import run as do_run
+    from evalkit.spec.overrides import Overrides, parse_gen_kwargs, run_model_args
 
     log_specs = sinks.parse(log_to)
 
@@ -113,7 +114,8 @@ def list_tasks(
 
     include.activate(include_path)
 
-    from evalkit.spec.loaders import data_dir as resolve_root, load_records
+    from evalkit.spec.loaders import data_dir as resolve_root
+    from evalkit.spec.loaders import load_records
     from evalkit.spec.taskspec import load_catalog
 
     cat = load_catalog()

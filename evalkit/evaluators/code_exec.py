@@ -24,15 +24,15 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from evalkit.scoring.aggregators import mpsc
-from evalkit.core.errors import ConfigError
-from evalkit.run.context import EvalContext, TaskRun
-from evalkit.spec.prompts import template
-from evalkit.core.registry import evaluators, rankers
-from evalkit.sandbox import ExecResult, isolation_level, run_many
 from evalkit.benchmarks.humaneval import check_humaneval, extract_code, wall_backstop
-from evalkit.scoring.passk import pass_at_k
+from evalkit.core.errors import ConfigError
+from evalkit.core.registry import evaluators, rankers
 from evalkit.core.types import Doc, Request, SampleRecord
+from evalkit.run.context import EvalContext, TaskRun
+from evalkit.sandbox import ExecResult, isolation_level, run_many
+from evalkit.scoring.aggregators import mpsc
+from evalkit.scoring.passk import pass_at_k
+from evalkit.spec.prompts import template
 
 log = logging.getLogger("evalkit")
 

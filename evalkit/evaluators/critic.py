@@ -9,9 +9,9 @@ loop over chain-of-thought answers (``evalkit.loops.critic``)."""
 from __future__ import annotations
 
 from evalkit.core.errors import ConfigError
-from evalkit.run.context import EvalContext, TaskRun
 from evalkit.core.registry import evaluators, loops
 from evalkit.core.types import SampleRecord
+from evalkit.run.context import EvalContext, TaskRun
 
 MODES = ("cot", "program", "code")
 

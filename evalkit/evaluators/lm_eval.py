@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from evalkit.core.registry import evaluators, task_sources
+from evalkit.core.types import SampleRecord
 from evalkit.evaluators import lm_eval_bridge as bridge
 from evalkit.run.context import EvalContext, TaskRun
-from evalkit.core.registry import evaluators, task_sources
 from evalkit.spec.taskspec import DatasetSpec, TaskSpec
-from evalkit.core.types import SampleRecord
 
 
 @task_sources.register("lm_eval")

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, cast
 
-from evalkit.models.base import Backend, truncate_at_stop
 from evalkit.core.errors import ConfigError, DataError
 from evalkit.core.registry import suggest
 from evalkit.core.types import LM_EVAL_PREFIX, GenParams, LoglikelihoodRequest, Request, SampleRecord, stable_hash
+from evalkit.models.base import Backend, truncate_at_stop
 
 if TYPE_CHECKING:
     from evalkit.run.context import EvalContext

@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.core.errors import ConfigError, DataError
-from evalkit.run.context import EvalContext, TaskRun
 from evalkit.core.registry import evaluators, loaders
-from evalkit.spec.taskspec import DatasetSpec, TaskSpec
 from evalkit.core.types import SampleRecord
+from evalkit.run.context import EvalContext, TaskRun
+from evalkit.spec.taskspec import DatasetSpec, TaskSpec
 
 log = logging.getLogger("evalkit")
 
@@ -108,8 +108,8 @@ def _retriever(ctx: EvalContext, spec: TaskSpec):
 
 def evaluate_task(task: TaskRun, ctx: EvalContext) -> list[SampleRecord]:
     from evalkit.benchmarks.beir import BeirData
-    from evalkit.scoring.retrieval_metrics import evaluate, rank
     from evalkit.evaluators.retrieve import run_retrieval
+    from evalkit.scoring.retrieval_metrics import evaluate, rank
 
     spec = task.spec
     retriever = _retriever(ctx, spec)

@@ -3,9 +3,9 @@ answers (PAL) per the task's ``options.mode``; see ``evalkit.loops.tora``."""
 from __future__ import annotations
 
 from evalkit.core.errors import ConfigError
-from evalkit.run.context import EvalContext, TaskRun
 from evalkit.core.registry import evaluators, loops
 from evalkit.core.types import SampleRecord
+from evalkit.run.context import EvalContext, TaskRun
 
 
 @evaluators.register("tool")

@@ -5,9 +5,9 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from evalkit.spec.prompts import template
-from evalkit.sandbox import ExecResult, run_many
 from evalkit.core.types import Doc, GenParams, Request
+from evalkit.sandbox import ExecResult, run_many
+from evalkit.spec.prompts import template
 
 if TYPE_CHECKING:
     from evalkit.run.context import TaskRun

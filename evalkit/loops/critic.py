@@ -34,13 +34,13 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from evalkit.core.registry import loops, verifiers
-from evalkit.loops.common import first_prompt, last_program, render, run_programs, scored_record, single, tool_text
+from evalkit.benchmarks.math.grader import normalize_answer
 from evalkit.core.errors import ConfigError
+from evalkit.core.registry import loops, verifiers
+from evalkit.core.types import Doc, SampleRecord
+from evalkit.loops.common import first_prompt, last_program, render, run_programs, scored_record, single, tool_text
 from evalkit.run.context import EvalContext, TaskRun
 from evalkit.scoring.docscorer import DocScorer
-from evalkit.benchmarks.math.grader import normalize_answer
-from evalkit.core.types import Doc, SampleRecord
 
 REVISE_MARK = "Revised solution:"
 _VERDICT = re.compile(r"answer is (in|not )?correct", re.I)

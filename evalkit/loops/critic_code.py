@@ -23,14 +23,14 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from evalkit.benchmarks.humaneval import check_humaneval, extract_code
+from evalkit.core.errors import ConfigError
 from evalkit.core.registry import loops
+from evalkit.core.types import Doc, SampleRecord
 from evalkit.loops.common import first_prompt, render, run_programs, single
 from evalkit.loops.critic_program import BETTER, critic_metrics, round_seed
 from evalkit.loops.program import MARK
-from evalkit.core.errors import ConfigError
 from evalkit.run.context import EvalContext, TaskRun
-from evalkit.benchmarks.humaneval import check_humaneval, extract_code
-from evalkit.core.types import Doc, SampleRecord
 
 MAX_EXAMPLES = 5
 

@@ -30,14 +30,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from evalkit.core.errors import ConfigError
 from evalkit.core.registry import loops
+from evalkit.core.types import Doc, SampleRecord
+from evalkit.evaluators.generate import DocScorer
 from evalkit.loops import rules
 from evalkit.loops.common import first_prompt, render, scored_record, single
 from evalkit.loops.program import floatify, run_for_value
-from evalkit.core.errors import ConfigError
 from evalkit.run.context import EvalContext, TaskRun
-from evalkit.evaluators.generate import DocScorer
-from evalkit.core.types import Doc, SampleRecord
 
 BETTER = "Here's a better solution:\n```python\n"
 

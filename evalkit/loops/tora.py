@@ -32,10 +32,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from evalkit.core.registry import loops
+from evalkit.core.types import Doc, SampleRecord
 from evalkit.loops.common import first_prompt, last_program, run_programs, scored_record, single, tool_text
 from evalkit.run.context import EvalContext, TaskRun
 from evalkit.scoring.docscorer import DocScorer
-from evalkit.core.types import Doc, SampleRecord
 
 OUTPUT_STOP = "```output"
 

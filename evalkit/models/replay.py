@@ -23,10 +23,10 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from evalkit.models.base import BaseBackend, Progress, truncate_at_stop
 from evalkit.core.errors import BackendError, ConfigError, DataError
-from evalkit.core.types import Generation, Request
 from evalkit.core.textclean import storable
+from evalkit.core.types import Generation, Request
+from evalkit.models.base import BaseBackend, Progress, truncate_at_stop
 
 
 def _doc_id(value: Any) -> int:

@@ -31,12 +31,12 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterator, Sequence
 
-from evalkit.models.base import BaseBackend, Progress
 from evalkit.core.errors import BackendError, ConfigError
 from evalkit.core.hashing import folder_fingerprint
-from evalkit.models.aliases import resolve_model_path
 from evalkit.core.registry import backends
 from evalkit.core.types import Generation, Loglikelihood, LoglikelihoodRequest, Request
+from evalkit.models.aliases import resolve_model_path
+from evalkit.models.base import BaseBackend, Progress
 from evalkit.models.engine_settings import encode_prompt, tokenizer_settings
 
 # Engine arguments that only move memory or scheduling around: batch

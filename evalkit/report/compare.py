@@ -16,10 +16,9 @@ from typing import Any
 
 from evalkit.core.errors import ConfigError, DataError, StoreError
 from evalkit.core.registry import suggest
-from evalkit.report.stats import PairedTest, holm, paired_test
 from evalkit.report.engine_diff import differences
-from evalkit.store import Store
-from evalkit.store import is_postgres, open_reader
+from evalkit.report.stats import PairedTest, holm, paired_test
+from evalkit.store import Store, is_postgres, open_reader
 
 LATEST = "latest:"
 

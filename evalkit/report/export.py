@@ -14,9 +14,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from evalkit.report.compare import LATEST, latest_run_id, open_store
 from evalkit.core.errors import ConfigError, StoreError
 from evalkit.core.types import LM_EVAL_PREFIX as PREFIX
+from evalkit.report.compare import LATEST, latest_run_id, open_store
 
 FORMATS = ("lm-eval",)
 _COUNTS = ("n", "n_errors", "subtasks")

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable
 
+from evalkit.core.textclean import storable
+from evalkit.core.types import Generation, Request, stable_hash
 from evalkit.models.base import Backend, Progress
 from evalkit.store import Store
-from evalkit.core.types import Generation, Request, stable_hash
-from evalkit.core.textclean import storable
 
 
 def sample_key(identity: dict[str, Any], req: Request, index: int) -> str:

@@ -6,9 +6,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from evalkit.spec.loaders import load_docs
 from evalkit.core.errors import ConfigError, DataError
 from evalkit.run.context import TaskRun
+from evalkit.spec.loaders import load_docs
 
 # Which --aggregate names each output type honours; None: any registered aggregator but mpsc.
 AGGREGATORS_FOR: dict[str, tuple[str, ...] | None] = {

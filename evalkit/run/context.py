@@ -5,12 +5,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from evalkit.core.types import Doc, Generation, GenParams, Request
 from evalkit.models.base import Backend, Retriever
 from evalkit.run import progress
 from evalkit.run.cache import CachedGenerator
 from evalkit.spec.prompts import Prompts
 from evalkit.spec.taskspec import TaskSpec
-from evalkit.core.types import Doc, GenParams, Generation, Request
 
 # Self-consistency papers sample at 0.5-0.8 (Wang et al. 2023 use 0.7 for most models).
 SELF_CONSISTENCY_TEMPERATURE = 0.7

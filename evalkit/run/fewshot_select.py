@@ -25,11 +25,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from evalkit.spec.loaders import load_docs
 from evalkit.core.errors import ConfigError
+from evalkit.core.types import Doc, GenParams, Request
+from evalkit.spec.loaders import load_docs
 from evalkit.spec.prompts import FewShot, PromptBuilder, Prompts, template
 from evalkit.spec.taskspec import DatasetSpec, TaskSpec
-from evalkit.core.types import Doc, GenParams, Request
 
 METHODS = ("fixed", "random", "knn", "skill-knn")
 SKILL_PARAMS = GenParams(max_tokens=40, temperature=0.0, stop=("\n",))
@@ -133,9 +133,9 @@ def select_knn(pool: Pool, docs: list[Doc], query_vecs: np.ndarray, pool_vecs: n
 
 def embedder(name: str) -> Callable[[list[str]], np.ndarray]:
     """Unit vectors from a sentence-transformers model, cached on disk like the st: backend's."""
-    from evalkit.models.embedding import PACKAGED
     from evalkit.models.aliases import cache_dir
     from evalkit.models.dense import Encoder, SentenceTransformerModel, packaged_model_path
+    from evalkit.models.embedding import PACKAGED
 
     target = name[3:] if name.startswith("st:") else name
     path = packaged_model_path(PACKAGED[target]) if target in PACKAGED else target

@@ -18,8 +18,8 @@ from dataclasses import replace
 from typing import Callable
 
 from evalkit.core.errors import EvalkitError, ScoringError
-from evalkit.run.context import EvalContext, TaskRun
 from evalkit.core.types import SampleRecord
+from evalkit.run.context import EvalContext, TaskRun
 
 log = logging.getLogger("evalkit")
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.core.errors import StoreError
+from evalkit.core.types import SampleRecord
 from evalkit.scoring.metrics import macro, summarize
 from evalkit.spec.taskspec import Catalog
-from evalkit.core.types import SampleRecord
 
 MetricRow = tuple[str, str, float, float, int]  # task, metric, value, stderr, n
 

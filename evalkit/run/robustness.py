@@ -18,13 +18,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalkit.run import fewshot_select as fs
 from evalkit.core.errors import ConfigError
+from evalkit.core.types import Request, SampleRecord
+from evalkit.run import fewshot_select as fs
 from evalkit.run.context import EvalContext, TaskRun
+from evalkit.scoring.metrics import summarize as mean_se
 from evalkit.spec.formats import FormattedPrompts, sample_formats
 from evalkit.spec.option_order import n_options, order_metrics, orders, permute_doc
-from evalkit.scoring.metrics import summarize as mean_se
-from evalkit.core.types import Request, SampleRecord
 
 log = logging.getLogger("evalkit")
 

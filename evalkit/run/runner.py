@@ -14,28 +14,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalkit.models import load_backend, parse_model
-from evalkit.run.cache import CachedGenerator
-from evalkit.spec.loaders import data_dir, load_docs
 from evalkit.core.errors import ConfigError
-from evalkit.run.context import EvalContext, TaskRun
-from evalkit.spec.prompts import PromptBuilder
 from evalkit.core.provenance import environment
 from evalkit.core.registry import aggregators, evaluators, rankers, task_sources
+from evalkit.core.store_url import without_password
+from evalkit.core.types import RunRecord, SampleRecord
+from evalkit.models import load_backend, parse_model
+from evalkit.models.engine_settings import engine_settings
+from evalkit.run.cache import CachedGenerator
+from evalkit.run.checks import check_finite, check_replay_docs, check_task_flags
+from evalkit.run.context import EvalContext, TaskRun
+from evalkit.run.isolation import evaluate_isolated
+from evalkit.run.layout import run_layout
+from evalkit.run.results import check_output_dir, compute_results, sweep_temp_dirs, write_output_dir
 from evalkit.run.robustness import Plan
 from evalkit.spec import include
 from evalkit.spec.datahash import pinned_data
+from evalkit.spec.loaders import data_dir, load_docs
 from evalkit.spec.overrides import Overrides, check_model_spelling, parse_batch_size, parse_limit
-from evalkit.run.results import check_output_dir, compute_results, write_output_dir
-from evalkit.models.engine_settings import engine_settings
-from evalkit.run.isolation import evaluate_isolated
-from evalkit.run.checks import check_finite, check_replay_docs, check_task_flags
-from evalkit.run.results import sweep_temp_dirs
-from evalkit.store import Store
+from evalkit.spec.prompts import PromptBuilder
 from evalkit.spec.taskspec import load_catalog
-from evalkit.core.types import RunRecord, SampleRecord
-from evalkit.run.layout import run_layout
-from evalkit.core.store_url import without_password
+from evalkit.store import Store
 
 log = logging.getLogger("evalkit")
 

@@ -25,9 +25,9 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from evalkit.core.types import Doc
 from evalkit.spec.prompts import FewShot, Prompts
 from evalkit.spec.taskspec import FormatSlots
-from evalkit.core.types import Doc
 
 # Label names per casing style, per role: one style applies to every field of a format.
 NAMES = {

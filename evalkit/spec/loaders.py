@@ -14,8 +14,8 @@ from typing import Any, Callable
 
 from evalkit.core.errors import DataError
 from evalkit.core.registry import loaders
-from evalkit.spec.taskspec import DatasetSpec
 from evalkit.core.types import Doc
+from evalkit.spec.taskspec import DatasetSpec
 
 Loader = Callable[[Path, DatasetSpec], list[dict[str, Any]]]
 

@@ -16,11 +16,11 @@ from typing import Any, Protocol
 
 import jinja2
 
-from evalkit.spec.loaders import local_file
 from evalkit.core.errors import ConfigError, DataError
 from evalkit.core.registry import fewshot_sources
-from evalkit.spec.taskspec import FewShotSpec, TaskSpec, prompts_dir
 from evalkit.core.types import Doc
+from evalkit.spec.loaders import local_file
+from evalkit.spec.taskspec import FewShotSpec, TaskSpec, prompts_dir
 
 
 @dataclass(frozen=True)

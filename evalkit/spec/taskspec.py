@@ -20,8 +20,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
-from evalkit.core.paths import resource_dir
 from evalkit.core.errors import ConfigError
+from evalkit.core.paths import resource_dir
 from evalkit.core.registry import suggest
 from evalkit.core.types import GenParams, stable_hash
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 
+from evalkit.core.store_url import is_postgres, mask
 from evalkit.store.core import Store
 from evalkit.store.schema import SCHEMA_VERSION
-from evalkit.core.store_url import is_postgres, mask
 
 __all__ = ["Store", "open_reader", "SCHEMA_VERSION", "is_postgres", "mask"]
 

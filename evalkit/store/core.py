@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from evalkit.core.errors import StoreError
-from evalkit.store.engines import Engine, Tx, open_engine
-from evalkit.store.schema import SCHEMA_VERSION, check_not_newer, migrate, stored_version
 from evalkit.core.store_url import is_postgres
 from evalkit.core.types import SampleRecord
+from evalkit.store.engines import Engine, Tx, open_engine
+from evalkit.store.schema import SCHEMA_VERSION, check_not_newer, migrate, stored_version
 
 _BATCH = 500  # keys per IN (...) lookup: below SQLite's bound-parameter limit
 RUN_COLS = ("run_id", "model", "tasks", "status", "started", "finished", "config", "results", "layout")

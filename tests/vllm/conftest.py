@@ -22,8 +22,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import pytest  # noqa: E402
 import vllm  # noqa: E402,F401  (fail here, not skip, when vllm is broken)
 
-from evalkit.models.vllm import VLLMBackend  # noqa: E402
 from evalkit.models.aliases import prepared_model_dir  # noqa: E402
+from evalkit.models.vllm import VLLMBackend  # noqa: E402
 
 # float32 so greedy decodes can be compared token for token with transformers
 # in float32; vLLM's "auto" would downcast this float32 checkpoint to bfloat16 on CPU.

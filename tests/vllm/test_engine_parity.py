@@ -14,10 +14,10 @@ import pytest
 import torch
 from vllm import SamplingParams
 
-from evalkit.models.hf_decode import GreedyDecoder, Row
-from evalkit.models.engine_settings import encode_prompt
-from evalkit.run.context import EvalContext
 from evalkit.evaluators.generate import build_requests
+from evalkit.models.engine_settings import encode_prompt
+from evalkit.models.hf_decode import GreedyDecoder, Row
+from evalkit.run.context import EvalContext
 from evalkit.run.runner import RunConfig, prepare_tasks
 
 N_PROMPTS, N_TOKENS = 20, 32

@@ -12,10 +12,10 @@ import pytest
 import torch
 import vllm
 
-from evalkit.models.base import truncate_at_stop
-from evalkit.models.vllm import VLLMBackend, coerce, round_robin, sampling_kwargs
 from evalkit.core.errors import ConfigError
 from evalkit.core.types import GenParams, LoglikelihoodRequest, Request
+from evalkit.models.base import truncate_at_stop
+from evalkit.models.vllm import VLLMBackend, coerce, round_robin, sampling_kwargs
 
 REPO = Path(__file__).resolve().parents[2]
 

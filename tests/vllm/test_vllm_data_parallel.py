@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import ray
 
-from evalkit.models.vllm import VLLMBackend
 from evalkit.core.types import GenParams, LoglikelihoodRequest, Request
+from evalkit.models.vllm import VLLMBackend
 
 
 def test_replicas_live_for_the_run_and_agree_with_one_engine(smollm, engine_args, date_prompts):

@@ -11,13 +11,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from evalkit.spec.loaders import load_jsonl
+from evalkit.benchmarks.math.grader import explain_math_answer, is_equiv
 from evalkit.core.registry import extractors, loaders, scorers
-from evalkit.benchmarks.math.grader import is_equiv
-from evalkit.spec.taskspec import DatasetSpec
 from evalkit.core.types import Doc, Score
 from evalkit.scoring.extraction import Extraction
-from evalkit.benchmarks.math.grader import explain_math_answer
+from evalkit.spec.loaders import load_jsonl
+from evalkit.spec.taskspec import DatasetSpec
 
 _LEVEL = re.compile(r"\s*(?:Level\s*)?(\d+)\s*", re.I)
 

@@ -21,13 +21,21 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from evalkit.report.compare import open_store
 from evalkit.core.errors import ConfigError, StoreError
-from evalkit.report.leaderboard import BoardTask, Cell, build_board, fmt_cell, board_rows, latest_cells, load_leaderboards
-from evalkit.report.leaderboard import main_metric
-from evalkit.report.site.svg import Bar, Point, bar_chart, trend_chart
+from evalkit.report.compare import open_store
+from evalkit.report.leaderboard import (
+    BoardTask,
+    Cell,
+    board_rows,
+    build_board,
+    fmt_cell,
+    latest_cells,
+    leaderboards_dir,
+    load_leaderboards,
+    main_metric,
+)
 from evalkit.report.run_label import display_model
-from evalkit.report.leaderboard import leaderboards_dir
+from evalkit.report.site.svg import Bar, Point, bar_chart, trend_chart
 from evalkit.store import Store
 
 HERE = Path(__file__).resolve().parent

@@ -18,8 +18,8 @@ from fractions import Fraction
 from math import comb
 from typing import Any, Sequence
 
-from evalkit.scoring.aggregators.base import Aggregate, Equiv
 from evalkit.core.registry import aggregators
+from evalkit.scoring.aggregators.base import Aggregate, Equiv
 from evalkit.scoring.passk import pass_at_k
 
 
