@@ -23,27 +23,20 @@ A failure before the program starts is reported on the result pipe as
 ``SETUP:<message>`` so the harness can tell "the sandbox broke" from "the
 program failed".
 """
-# Pure stdlib modules most programs (and the HumanEval guard) import: loaded
-# once here rather than once per run. None of them holds state a program
-# could observe from another run.
-import ast  # noqa: E401,F401
-import collections
-import ctypes
-import functools
-import importlib
-import itertools
+import ctypes  # noqa: I001  (the preload line below stays one line on purpose)
 import marshal
-import math
 import os
-import re
 import resource
 import select
 import socket
-import string
 import struct
 import sys
 import types
-import typing
+
+# Pure stdlib modules most programs (and the HumanEval guard) import: loaded
+# once here rather than once per run. None of them holds state a program
+# could observe from another run.
+import ast, collections, functools, importlib, itertools, math, re, string, typing  # noqa: E401,F401,I001
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_PRIVATE, MS_RELATIME = 1024, 2048, 4096, 16384, 1 << 18, 1 << 21
