@@ -102,9 +102,6 @@ def evaluate_code(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[Samp
     return out
 
 
-def _mpsc_opt(task: TaskRun, ctx: EvalContext, key: str, default: Any) -> Any:
-    v = ctx.options.get(key)
-    return v if v is not None else task.spec.options.get(key, default)
 
 
 def _perspective(flat: list, ctx: EvalContext, kind: str) -> list[list[str]]:
@@ -114,7 +111,7 @@ def _perspective(flat: list, ctx: EvalContext, kind: str) -> list[list[str]]:
     tpl = template(f"mpsc_{kind}.j2")
     reqs = []
     for task, d, r, _, _ in flat:
-        n = int(_mpsc_opt(task, ctx, f"mpsc_{kind}_n", r.params.n))
+        n = int(ctx.option(task.spec, f"mpsc_{kind}_n", r.params.n))
         if n < 1:
             raise ConfigError(f"mpsc_{kind}_n must be at least 1, got {n}")
         params = replace(r.params, stop=MPSC_STOP, n=n)
@@ -139,7 +136,7 @@ def _mpsc(flat: list, records: list[SampleRecord], ctx: EvalContext) -> None:
     for (task, _, _, _, cs), rec, (tests, specs, start) in zip(flat, records, plan):
         sol = [r.stdout for r in results[start:start + len(cs)]]
         graph = mpsc.consistency(len(tests), len(specs), sol, results[start + len(cs)].stdout)
-        prior = str(_mpsc_opt(task, ctx, "mpsc_prior", "semantic"))
+        prior = str(ctx.option(task.spec, "mpsc_prior", "semantic"))
         best, scores = rankers.get("mpsc")(graph, prior=prior, texts=(cs, specs, tests))
         for k in (1, 2, 5):
             if k <= len(cs):  # tie-expanded, as the paper (CodeT's evaluation) reports

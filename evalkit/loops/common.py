@@ -5,12 +5,13 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from evalkit.core.errors import ConfigError
 from evalkit.core.types import Doc, GenParams, Request
 from evalkit.sandbox import ExecResult, run_many
 from evalkit.spec.prompts import template
 
 if TYPE_CHECKING:
-    from evalkit.run.context import TaskRun
+    from evalkit.run.context import EvalContext, TaskRun
 
 _BLOCK = re.compile(r"```python[ \t]*\n(.*?)```", re.S)
 _OPEN = re.compile(r"```python[ \t]*\n(.*)\Z", re.S)
@@ -88,3 +89,22 @@ def scored_record(scorer: Any, doc: Doc, prompt: str, outputs: list[str], extrac
         return SampleRecord(spec.name, doc.id, prompt, outputs, target if isinstance(target, (str, int, float)) else None,
                             None, 0.0, {spec.metric: 0.0, **(metrics or {})}, error=f"{type(exc).__name__}: {exc}",
                             trace=trace, extra=scorer.breakdown(doc))
+
+
+def critic_budgets(tasks: list[TaskRun], ctx: EvalContext, p0: dict[str, GenParams]
+                   ) -> tuple[dict[str, GenParams], dict[str, GenParams], dict[str, int]]:
+    """Per task: the critique call's and the revision call's decoding settings and the round cap.
+    Defaults are the CRITIC reference's (ProphetNet CRITIC/src/program/critic.py): critique 500
+    tokens and revision 400, both at temperature 0.5, 4 rounds."""
+    crit, rev, rounds = {}, {}, {}
+    for t in tasks:
+        name, p = t.spec.name, p0[t.spec.name]
+        temp = float(ctx.option(t.spec, "critic_temperature", 0.5))
+        crit[name] = replace(p, temperature=temp, max_tokens=int(ctx.option(t.spec, "critique_max_tokens", 500)),
+                             stop=tuple(ctx.option(t.spec, "critique_stop", ["Here's", "---"])))
+        rev[name] = replace(p, temperature=temp, max_tokens=int(ctx.option(t.spec, "revision_max_tokens", 400)),
+                            stop=tuple(ctx.option(t.spec, "revision_stop", ["```", "---"])))
+        rounds[name] = int(ctx.option(t.spec, "max_rounds", t.spec.options.get("critic_max_rounds", 4)))
+        if rounds[name] < 0:
+            raise ConfigError(f"task '{name}': max_rounds must be >= 0, got {rounds[name]}")
+    return crit, rev, rounds

@@ -96,19 +96,17 @@ def parse_critique(text: str) -> tuple[str, bool | None, str | None]:
     return critique.strip(), verdict, revision
 
 
-def _opt(task: TaskRun, ctx: EvalContext, run_key: str, task_key: str, default: Any) -> Any:
-    return ctx.options.get(run_key) if ctx.options.get(run_key) is not None else task.spec.options.get(task_key, default)
 
 
 def run_critic(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleRecord]]:
     params = {t.spec.name: ctx.params(t.spec) for t in tasks}
     scorers = {t.spec.name: DocScorer(t.spec, ctx.aggregator_for(params[t.spec.name])) for t in tasks}
-    rounds = {t.spec.name: int(_opt(t, ctx, "max_rounds", "critic_max_rounds", 3)) for t in tasks}
+    rounds = {t.spec.name: int(ctx.option(t.spec, "max_rounds", task_key="critic_max_rounds", default=3)) for t in tasks}
     for name, r in rounds.items():
         if r < 0:
             raise ConfigError(f"task '{name}': max_rounds must be >= 0, got {r}")
     for t in tasks:
-        verifiers.get(_opt(t, ctx, "critic_verifier", "critic_verifier", "math"))  # unknown: one line naming the known
+        verifiers.get(ctx.option(t.spec, "critic_verifier", "math"))  # unknown: one line naming the known
     chains = [Chain(t, d, k, scorers[t.spec.name]) for t in tasks for d in t.docs for k in range(params[t.spec.name].n)]
     prompts0 = {(t.spec.name, d.id): first_prompt(t, d) for t in tasks for d in t.docs}
 
@@ -128,7 +126,7 @@ def run_critic(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleR
         tools: list[str] = [""] * len(live)
         by_verifier: dict[str, list[int]] = {}
         for i, c in enumerate(live):
-            by_verifier.setdefault(_opt(c.task, ctx, "critic_verifier", "critic_verifier", "math"), []).append(i)
+            by_verifier.setdefault(ctx.option(c.task.spec, "critic_verifier", "math"), []).append(i)
         for name, idx in by_verifier.items():
             for i, text in zip(idx, verifiers.get(name)([live[i] for i in idx])):
                 tools[i] = text

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import ast
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from evalkit.benchmarks.humaneval import check_humaneval, extract_code
-from evalkit.core.errors import ConfigError
 from evalkit.core.registry import loops
 from evalkit.core.types import Doc, SampleRecord
-from evalkit.loops.common import first_prompt, render, run_programs, single
+from evalkit.loops.common import critic_budgets, first_prompt, render, run_programs, single
 from evalkit.loops.critic_program import BETTER, critic_metrics, round_seed
 from evalkit.loops.program import MARK
 from evalkit.run.context import EvalContext, TaskRun
@@ -97,24 +96,11 @@ def tool_report(res: Any, examples: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def _opt(task: TaskRun, ctx: EvalContext, key: str, default: Any) -> Any:
-    v = ctx.options.get(key)
-    return v if v is not None else task.spec.options.get(key, default)
 
 
 def run_critic_code(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleRecord]]:
     p0 = {t.spec.name: ctx.params(t.spec) for t in tasks}
-    crit, rev, R = {}, {}, {}
-    for t in tasks:
-        name, p = t.spec.name, p0[t.spec.name]
-        temp = float(_opt(t, ctx, "critic_temperature", 0.5))
-        crit[name] = replace(p, temperature=temp, max_tokens=int(_opt(t, ctx, "critique_max_tokens", 500)),
-                             stop=("Here's", "---"))
-        rev[name] = replace(p, temperature=temp, max_tokens=int(_opt(t, ctx, "revision_max_tokens", 400)),
-                            stop=("```", "---"))
-        R[name] = int(_opt(t, ctx, "max_rounds", t.spec.options.get("critic_max_rounds", 4)))
-        if R[name] < 0:
-            raise ConfigError(f"task '{name}': max_rounds must be >= 0, got {R[name]}")
+    crit, rev, R = critic_budgets(tasks, ctx, p0)
     chains = [CodeChain(t, d, k) for t in tasks for d in t.docs for k in range(p0[t.spec.name].n)]
     prompts0 = {(t.spec.name, d.id): first_prompt(t, d) for t in tasks for d in t.docs}
     gens = ctx.generate([single(c.task.spec.name, c.doc.id, prompts0[c.task.spec.name, c.doc.id],

@@ -30,12 +30,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from evalkit.core.errors import ConfigError
 from evalkit.core.registry import loops
 from evalkit.core.types import Doc, SampleRecord
 from evalkit.evaluators.generate import DocScorer
 from evalkit.loops import rules
-from evalkit.loops.common import first_prompt, render, scored_record, single
+from evalkit.loops.common import critic_budgets, first_prompt, render, scored_record, single
 from evalkit.loops.program import floatify, run_for_value
 from evalkit.run.context import EvalContext, TaskRun
 
@@ -72,25 +71,12 @@ def tool_context(question: str, code: str, report: str, pred: Any, use_tool: boo
     return text + "\nWhat's the problem with the above code?\n\n"
 
 
-def _opt(task: TaskRun, ctx: EvalContext, key: str, default: Any) -> Any:
-    v = ctx.options.get(key)
-    return v if v is not None else task.spec.options.get(key, default)
 
 
 def run_critic_program(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleRecord]]:
     p0 = {t.spec.name: ctx.params(t.spec) for t in tasks}
-    crit, rev, R = {}, {}, {}
-    for t in tasks:
-        name, p = t.spec.name, p0[t.spec.name]
-        temp = float(_opt(t, ctx, "critic_temperature", 0.5))
-        crit[name] = replace(p, temperature=temp, max_tokens=int(_opt(t, ctx, "critique_max_tokens", 500)),
-                             stop=tuple(_opt(t, ctx, "critique_stop", ["Here's", "---"])))
-        rev[name] = replace(p, temperature=temp, max_tokens=int(_opt(t, ctx, "revision_max_tokens", 400)),
-                            stop=tuple(_opt(t, ctx, "revision_stop", ["```", "---"])))
-        R[name] = int(_opt(t, ctx, "max_rounds", t.spec.options.get("critic_max_rounds", 4)))
-        if R[name] < 0:
-            raise ConfigError(f"task '{name}': max_rounds must be >= 0, got {R[name]}")
-    timeout = float(max((_opt(t, ctx, "timeout_s", 10.0) for t in tasks), default=10.0))
+    crit, rev, R = critic_budgets(tasks, ctx, p0)
+    timeout = float(max((ctx.option(t.spec, "timeout_s", 10.0) for t in tasks), default=10.0))
     chains = [PotChain(t, d, k) for t in tasks for d in t.docs for k in range(p0[t.spec.name].n)]
     prompts0 = {(t.spec.name, d.id): first_prompt(t, d) for t in tasks for d in t.docs}
 
@@ -110,7 +96,7 @@ def run_critic_program(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list
         for c in live:
             b = c.base()
             context = tool_context(_question(c.doc), c.codes[b], c.reports[b], c.preds[b],
-                                   bool(_opt(c.task, ctx, "use_tool", True)))
+                                   bool(ctx.option(c.task.spec, "use_tool", True)))
             prompts.append(render(c.task.spec.options.get("critic_prompt", "critic_gsm8k.j2"), c.doc, context=context))
         crits = ctx.generate([single(c.task.spec.name, c.doc.id, p, round_seed(crit[c.task.spec.name], rnd), c.sample)
                               for c, p in zip(live, prompts)], label=f"critic round {rnd} critique")

@@ -67,8 +67,6 @@ def tool_call(new: str) -> str | None:
     return last_program(tail)
 
 
-def _opt(task: TaskRun, ctx: EvalContext, key: str, default: Any) -> Any:
-    return ctx.options.get(key, task.spec.options.get(key, default))
 
 
 def run_tora(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleRecord]]:
@@ -78,8 +76,8 @@ def run_tora(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleRec
         params[t.spec.name] = replace(p, stop=tuple(dict.fromkeys((*p.stop, OUTPUT_STOP))))
     chains = [Chain(t, d, k, first_prompt(t, d)) for t in tasks for d in t.docs
               for k in range(params[t.spec.name].n)]
-    calls = {t.spec.name: int(_opt(t, ctx, "max_tool_calls", 4)) for t in tasks}
-    timeout = float(max((_opt(t, ctx, "timeout_s", 10.0) for t in tasks), default=10.0))
+    calls = {t.spec.name: int(ctx.option(t.spec, "max_tool_calls", 4)) for t in tasks}
+    timeout = float(max((ctx.option(t.spec, "timeout_s", 10.0) for t in tasks), default=10.0))
     # As microsoft/ToRA: max_tool_calls generations; a generation that ends on a
     # closed program (and has no \boxed) runs it, the last one included, whose
     # output is appended with "Reach max function call limit."
@@ -102,7 +100,7 @@ def run_tora(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleRec
             else:
                 c.done = True
         for (c, prog), res in zip(pending, run_programs([p for _, p in pending], timeout_s=timeout)):
-            out = tora_output(res, int(_opt(c.task, ctx, "output_chars", 100)))
+            out = tora_output(res, int(ctx.option(c.task.spec, "output_chars", 100)))
             c.text += f"\n{OUTPUT_STOP}\n{out}\n```\n"
             c.calls += 1
             if c.calls >= calls[c.task.spec.name]:
@@ -184,7 +182,7 @@ def run_pal(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleReco
     for c, g in zip(chains, gens):
         c.text = g.texts[0]
         progs.append(last_program(c.text, allow_unclosed=True) or last_program("```python\n" + c.text, allow_unclosed=True) or "")
-    timeout = float(max((_opt(t, ctx, "timeout_s", 10.0) for t in tasks), default=10.0))
+    timeout = float(max((ctx.option(t.spec, "timeout_s", 10.0) for t in tasks), default=10.0))
     by_expr: dict[str | None, list[int]] = {}
     for i, c in enumerate(chains):
         by_expr.setdefault(c.task.spec.options.get("answer_expr"), []).append(i)
@@ -193,7 +191,7 @@ def run_pal(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleReco
             for i, res in zip(idx, run_programs([progs[i] for i in idx], timeout_s=timeout)):
                 c = chains[i]
                 c.answer = pal_answer(res.stdout) if res.passed else None
-                _pal_step(c, progs[i], res.status, tool_text(res, int(_opt(c.task, ctx, "output_chars", 512))))
+                _pal_step(c, progs[i], res.status, tool_text(res, int(ctx.option(c.task.spec, "output_chars", 512))))
             continue
         for i, run in zip(idx, run_for_value([progs[i] for i in idx], expr, timeout)):
             c = chains[i]

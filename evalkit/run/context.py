@@ -49,6 +49,12 @@ class EvalContext:
             return replace(p, temperature=SELF_CONSISTENCY_TEMPERATURE)
         return p
 
+    def option(self, spec: TaskSpec, key: str, default: Any = None, task_key: str | None = None) -> Any:
+        """A run option (``--max-rounds``...) when given, else the task's ``options`` entry
+        (under ``task_key`` if it is spelt differently there), else ``default``."""
+        v = self.options.get(key)
+        return v if v is not None else spec.options.get(task_key or key, default)
+
     def aggregator_for(self, params: GenParams) -> str:
         return self.aggregator or ("majority" if params.n > 1 else "first")
 
