@@ -56,8 +56,8 @@ def test_headerless_qrels_keep_their_first_row():
 @pytest.mark.parametrize(
     "folder, where, what",
     [
-        ("bad_corpus_json", "corpus.jsonl:2", "malformed JSON"),
-        ("bad_queries_json", "queries.jsonl:3", "malformed JSON"),
+        ("bad_corpus_json", "corpus.jsonl:2", "not valid JSON"),
+        ("bad_queries_json", "queries.jsonl:3", "not valid JSON"),
     ],
 )
 def test_malformed_json_names_file_and_line(folder, where, what):

@@ -14,7 +14,6 @@ as the full one.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.core.errors import DataError
+from evalkit.core.jsonl import read_jsonl, text_lines
 from evalkit.core.types import Passage
 
 log = logging.getLogger(__name__)
@@ -53,30 +53,12 @@ def load_beir(folder: str | Path, split: str = "test") -> BeirData:
     return assemble(_read_jsonl(corpus_path), _read_jsonl(queries_path), _read_qrels_tsv(qrels_path))
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    # Decoded line by line so that a bad byte is reported on its own line.
-    with path.open("rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise DataError(f"{path}:{lineno}: not valid UTF-8 ({e.reason})") from None
-            yield lineno, text.removeprefix("\ufeff") if lineno == 1 else text  # tolerate a byte-order mark
-
-
 def _read_jsonl(path: Path) -> Iterator[Located]:
-    for lineno, line in _lines(path):
-        if not line.strip():
-            continue  # blank lines (a trailing newline, say) carry no record
-        where = f"{path}:{lineno}"
-        try:
-            yield where, json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{where}: malformed JSON ({e.msg} at column {e.colno})") from None
+    return read_jsonl(path)
 
 
 def _read_qrels_tsv(path: Path) -> Iterator[Located]:
-    for lineno, line in _lines(path):
+    for lineno, line in text_lines(path):
         if not line.strip():
             continue
         where = f"{path}:{lineno}"

@@ -16,7 +16,6 @@ launcher's frame) and that the out-of-process verdict stops.
 from __future__ import annotations
 
 import ast
-import json
 import os
 import re
 import textwrap
@@ -28,6 +27,7 @@ from typing import Any
 
 from evalkit.benchmarks import humaneval_verdict as verdict
 from evalkit.core.errors import DataError
+from evalkit.core.jsonl import read_jsonl
 from evalkit.core.paths import default_data_dir
 from evalkit.core.types import stable_hash
 from evalkit.sandbox import ExecResult, run_program
@@ -328,10 +328,6 @@ def humaneval_path() -> Path:
 def load_humaneval(path: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """The 164 HumanEval problems, in file order."""
     path = Path(path) if path is not None else humaneval_path()
-    try:
-        with open(path, encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
-    except FileNotFoundError:
-        raise DataError(f"missing {path}; point EVALKIT_DATA_DIR at a mirror holding humaneval/HumanEval.jsonl") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path} is not JSON lines: {exc}") from None
+    if not path.is_file():
+        raise DataError(f"missing {path}; point EVALKIT_DATA_DIR at a mirror holding humaneval/HumanEval.jsonl")
+    return [rec for _, rec in read_jsonl(path)]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from evalkit.core.errors import BackendError, ConfigError, DataError
+from evalkit.core.jsonl import read_jsonl
 from evalkit.core.textclean import storable
 from evalkit.core.types import Generation, Request
 from evalkit.models.base import BaseBackend, Progress, truncate_at_stop
@@ -39,33 +40,24 @@ def _doc_id(value: Any) -> int:
 def read_replay(path: Path) -> dict[tuple[str, int], list[str]]:
     table: dict[tuple[str, int], list[str]] = {}
     first_line: dict[tuple[str, int], int] = {}
-    with open(path, "rb") as f:  # bytes: an invalid UTF-8 line is reported by its number
-        for lineno, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8") from None
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                outs = rec["outputs"] if "outputs" in rec else [rec["output"]]
-                key = (str(rec["task"]), _doc_id(rec["doc_id"]))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            except ValueError:
-                raise DataError(f"{path}:{lineno}: doc_id must be a non-negative integer (the record's 0-based "
-                                f"index in its data file), got {json.dumps(rec['doc_id'])}") from None
-            except (KeyError, TypeError):
-                raise DataError(f"{path}:{lineno}: a replay line needs task, doc_id and output or outputs") from None
-            if not isinstance(outs, list) or not all(isinstance(o, str) for o in outs):
-                raise DataError(f"{path}:{lineno}: outputs must be a list of strings")
-            outs = [storable(o) for o in outs]
-            if key in table and table[key] != outs:
-                raise DataError(f"{path}:{lineno}: a second, different output for task {key[0]} doc {key[1]} "
-                                f"(first on line {first_line[key]}); keep one line per doc")
-            table[key] = outs
-            first_line.setdefault(key, lineno)
+    for where, rec in read_jsonl(path):
+        lineno = int(where.rsplit(":", 1)[1])
+        try:
+            outs = rec["outputs"] if "outputs" in rec else [rec["output"]]
+            key = (str(rec["task"]), _doc_id(rec["doc_id"]))
+        except ValueError:
+            raise DataError(f"{path}:{lineno}: doc_id must be a non-negative integer (the record's 0-based "
+                            f"index in its data file), got {json.dumps(rec['doc_id'])}") from None
+        except (KeyError, TypeError):
+            raise DataError(f"{path}:{lineno}: a replay line needs task, doc_id and output or outputs") from None
+        if not isinstance(outs, list) or not all(isinstance(o, str) for o in outs):
+            raise DataError(f"{path}:{lineno}: outputs must be a list of strings")
+        outs = [storable(o) for o in outs]
+        if key in table and table[key] != outs:
+            raise DataError(f"{path}:{lineno}: a second, different output for task {key[0]} doc {key[1]} "
+                            f"(first on line {first_line[key]}); keep one line per doc")
+        table[key] = outs
+        first_line.setdefault(key, lineno)
     return table
 
 

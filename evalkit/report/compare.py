@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.core.errors import ConfigError, DataError, StoreError
+from evalkit.core.jsonl import read_jsonl
 from evalkit.core.registry import suggest
 from evalkit.report.engine_diff import differences
 from evalkit.report.stats import PairedTest, holm, paired_test
@@ -128,14 +129,11 @@ def _from_dir(path: Path, label: str) -> RunScores:
         raise DataError(f"{path} has no samples/*.jsonl to pair; compare needs per-sample records")
     scores: dict[str, dict[int, float]] = {}
     for f in files:
-        for lineno, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
+        for where, rec in read_jsonl(f):
             try:
-                rec = json.loads(line)
                 scores.setdefault(str(rec["task"]), {})[int(rec["doc_id"])] = float(rec.get("score") or 0.0)
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                raise DataError(f"{f}:{lineno}: a sample line needs task, doc_id and score") from None
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise DataError(f"{where}: a sample line needs task, doc_id and score") from None
     config = payload.get("config", {})
     return RunScores(label, str(config.get("model", "?")), payload.get("run_id"), scores, config.get("task_specs", {}),
                      tuple(config.get("tasks") or ()), payload.get("layout") or {}, config.get("engine"))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from evalkit.core.errors import DataError
+from evalkit.core.jsonl import read_jsonl
 from evalkit.core.registry import loaders
 from evalkit.core.types import Doc
 from evalkit.spec.taskspec import DatasetSpec
@@ -92,17 +93,10 @@ def _load_hub(spec: DatasetSpec) -> list[dict[str, Any]]:
 def load_jsonl(path: Path, spec: DatasetSpec | None = None) -> list[dict[str, Any]]:
     """One JSON object per line; blank lines skipped, a last line without newline accepted."""
     out = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg}); fix or remove that line") from None
-            if not isinstance(rec, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
-            out.append(rec)
+    for where, rec in read_jsonl(path):
+        if not isinstance(rec, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(rec).__name__}")
+        out.append(rec)
     return out
 
 
