@@ -24,12 +24,17 @@ def resource_dir(name: str) -> Path:
     raise ConfigError(f"cannot find the '{name}' folder next to {PACKAGE_DIR}; reinstall evalkit")
 
 
+def data_dir_setting(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The data mirror the user named: ``--data-dir``, else ``$EVALKIT_DATA_DIR``, else None.
+    The runner takes None to mean the HuggingFace hub; benchmark helpers that need files
+    use ``default_data_dir`` instead."""
+    root = explicit or os.environ.get("EVALKIT_DATA_DIR")
+    return Path(root).expanduser() if root else None
+
+
 def default_data_dir() -> Path:
-    """``$EVALKIT_DATA_DIR``, else ``shared/data`` beside the repository checkout."""
-    env = os.environ.get("EVALKIT_DATA_DIR")
-    if env:
-        return Path(env)
-    return REPO_DIR.parent / "shared" / "data"
+    """The mirror the user named, else ``shared/data`` beside the repository checkout."""
+    return data_dir_setting() or REPO_DIR.parent / "shared" / "data"
 
 
 def cache_dir() -> Path:

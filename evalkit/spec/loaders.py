@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from evalkit.core.errors import DataError
 from evalkit.core.jsonl import read_jsonl
+from evalkit.core.paths import data_dir_setting
 from evalkit.core.registry import loaders
 from evalkit.core.types import Doc
 from evalkit.spec.taskspec import DatasetSpec
@@ -23,10 +24,9 @@ Loader = Callable[[Path, DatasetSpec], list[dict[str, Any]]]
 
 def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     """The local mirror root: the --data-dir flag, else EVALKIT_DATA_DIR, else None (hub)."""
-    root = explicit or os.environ.get("EVALKIT_DATA_DIR")
-    if not root:
+    path = data_dir_setting(explicit)
+    if path is None:
         return None
-    path = Path(root).expanduser()
     if not path.is_dir():
         raise DataError(f"data dir {path} does not exist; point --data-dir or EVALKIT_DATA_DIR at the mirror root")
     return path
