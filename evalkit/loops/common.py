@@ -68,29 +68,6 @@ def single(task: str, doc_id: int, prompt: str, params: GenParams, sample: int) 
     return Request(task, doc_id, prompt, replace(params, n=1), sample)
 
 
-def scored_record(scorer: Any, doc: Doc, prompt: str, outputs: list[str], extracted: list[Any],
-                  trace: list[dict[str, Any]], metrics: dict[str, float] | None = None) -> Any:
-    """A SampleRecord from answers the loop already extracted (``scorer`` is a
-    scoring.docscorer.DocScorer): each is scored by the task's scorer, the n samples are
-    aggregated by the run's aggregator, and ``metrics`` are added per doc."""
-    from evalkit.core.types import SampleRecord
-
-    spec = scorer.spec
-    target = None
-    try:
-        target = scorer.target(doc)
-        scores = [scorer.score_fn(e, target, doc, **spec.scorer_args) for e in extracted]
-        agg = scorer.aggregate([s.extracted for s in scores], [s.value for s in scores], scorer.equiv(doc), spec.metric)
-        return SampleRecord(spec.name, doc.id, prompt, outputs, target, agg.extracted, agg.score,
-                            {spec.metric: agg.score, **agg.metrics, **(metrics or {})},
-                            [s.extracted for s in scores], [s.value for s in scores], trace=trace,
-                            extra=scorer.breakdown(doc))
-    except Exception as exc:  # one bad sample must not sink the run; it is recorded and counted
-        return SampleRecord(spec.name, doc.id, prompt, outputs, target if isinstance(target, (str, int, float)) else None,
-                            None, 0.0, {spec.metric: 0.0, **(metrics or {})}, error=f"{type(exc).__name__}: {exc}",
-                            trace=trace, extra=scorer.breakdown(doc))
-
-
 def critic_budgets(tasks: list[TaskRun], ctx: EvalContext, p0: dict[str, GenParams]
                    ) -> tuple[dict[str, GenParams], dict[str, GenParams], dict[str, int]]:
     """Per task: the critique call's and the revision call's decoding settings and the round cap.

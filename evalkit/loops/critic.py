@@ -38,7 +38,7 @@ from evalkit.benchmarks.math.grader import normalize_answer
 from evalkit.core.errors import ConfigError
 from evalkit.core.registry import loops, verifiers
 from evalkit.core.types import Doc, SampleRecord
-from evalkit.loops.common import first_prompt, last_program, render, run_programs, scored_record, single, tool_text
+from evalkit.loops.common import first_prompt, last_program, render, run_programs, single, tool_text
 from evalkit.run.context import EvalContext, TaskRun
 from evalkit.scoring.docscorer import DocScorer
 
@@ -198,10 +198,10 @@ def _records(tasks: list[TaskRun], chains: list[Chain], rounds: dict[str, int],
                 first, last = metrics["acc_round_0"] >= 1.0, metrics[f"acc_round_{R}"] >= 1.0
                 metrics["flip_wrong_to_right"] = float(not first and last)
                 metrics["flip_right_to_wrong"] = float(first and not last)
-            except Exception:  # scored_record below records the error
+            except Exception:  # record_extracted below records the error
                 pass
             metrics["critic_rounds"] = sum(len(c.answers) - 1 for c in cs) / max(len(cs), 1)
-            recs.append(scored_record(scorer, d, prompts0[spec.name, d.id], [c.solution for c in cs],
+            recs.append(scorer.record_extracted(d, prompts0[spec.name, d.id], [c.solution for c in cs],
                                       [c.answer for c in cs], [e for c in cs for e in c.trace], metrics))
         out[spec.name] = recs
     return out

@@ -34,7 +34,7 @@ from evalkit.core.registry import loops
 from evalkit.core.types import Doc, SampleRecord
 from evalkit.evaluators.generate import DocScorer
 from evalkit.loops import rules
-from evalkit.loops.common import critic_budgets, first_prompt, render, scored_record, single
+from evalkit.loops.common import critic_budgets, first_prompt, render, single
 from evalkit.loops.program import floatify, run_for_value
 from evalkit.run.context import EvalContext, TaskRun
 
@@ -184,9 +184,9 @@ def _records(tasks: list[TaskRun], chains: list[PotChain], R: dict[str, int],
                                             scorer.equiv(d), spec.metric).score
 
                 metrics, finals = critic_metrics([c.preds for c in cs], correct, aggregate, R[spec.name])
-            except Exception:  # scored_record below records the error on the sample
+            except Exception:  # record_extracted below records the error on the sample
                 pass
-            recs.append(scored_record(scorer, d, prompts0[spec.name, d.id], [c.codes[-1] for c in cs], finals,
+            recs.append(scorer.record_extracted(d, prompts0[spec.name, d.id], [c.codes[-1] for c in cs], finals,
                                       [e for c in cs for e in c.trace], metrics))
         out[spec.name] = recs
     return out

@@ -33,7 +33,7 @@ from typing import Any
 
 from evalkit.core.registry import loops
 from evalkit.core.types import Doc, SampleRecord
-from evalkit.loops.common import first_prompt, last_program, run_programs, scored_record, single, tool_text
+from evalkit.loops.common import first_prompt, last_program, run_programs, single, tool_text
 from evalkit.run.context import EvalContext, TaskRun
 from evalkit.scoring.docscorer import DocScorer
 
@@ -217,7 +217,7 @@ def _records(tasks: list[TaskRun], chains: list[Chain], ctx: EvalContext, answer
         for d in t.docs:
             cs = by_doc.get((t.spec.name, d.id), [])
             calls = sum(c.calls for c in cs) / max(len(cs), 1)
-            recs.append(scored_record(scorer, d, cs[0].prompt if cs else "", [c.text for c in cs],
+            recs.append(scorer.record_extracted(d, cs[0].prompt if cs else "", [c.text for c in cs],
                                       [answer(c, scorer) for c in cs], [e for c in cs for e in c.trace],
                                       {"tool_calls": calls}))
         out[t.spec.name] = recs

@@ -48,23 +48,42 @@ class DocScorer:
         return lambda a, b: a == b or self.score_fn(a, b, doc, **self.spec.scorer_args).value >= 1.0
 
     def record(self, doc: Doc, prompt: str, outputs: list[str]) -> SampleRecord:
+        """The record of one doc from its raw outputs: each is extracted, scored, then aggregated."""
+        return self._record(doc, prompt, outputs, lambda target: [self.score_explained(t, target, doc) for t in outputs])
+
+    def record_extracted(self, doc: Doc, prompt: str, outputs: list[str], extracted: list[Any],
+                         trace: list[dict[str, Any]] | None = None,
+                         metrics: dict[str, float] | None = None) -> SampleRecord:
+        """The record of one doc whose answers a loop already extracted (CRITIC, ToRA, PAL):
+        scored and aggregated the same way, with the loop's trace and per-doc ``metrics``."""
+        def scored(target: Any) -> list[tuple[Score, str]]:
+            return [(self.score_fn(e, target, doc, **self.spec.scorer_args),
+                     "answered" if e is not None else "no_answer") for e in extracted]
+
+        return self._record(doc, prompt, outputs, scored, trace or [], metrics or {})
+
+    def _record(self, doc: Doc, prompt: str, outputs: list[str],
+                score_all: Callable[[Any], list[tuple[Score, str]]],
+                trace: list[dict[str, Any]] | None = None, extra_metrics: dict[str, float] | None = None
+                ) -> SampleRecord:
         target = None
+        trace, extra_metrics = trace or [], extra_metrics or {}
         try:
             target = self.target(doc)
-            explained = [self.score_explained(t, target, doc) for t in outputs]
+            explained = score_all(target)
             scored = [sc for sc, _ in explained]
             statuses = [st for _, st in explained]
             agg: Aggregate = self.aggregate([s.extracted for s in scored], [s.value for s in scored],
                                             self.equiv(doc), self.spec.metric)
-            metrics = {self.spec.metric: agg.score, **agg.metrics}
+            metrics = {self.spec.metric: agg.score, **agg.metrics, **extra_metrics}
             return SampleRecord(self.spec.name, doc.id, prompt, outputs, target, agg.extracted, agg.score, metrics,
-                                [s.extracted for s in scored], [s.value for s in scored],
+                                [s.extracted for s in scored], [s.value for s in scored], trace=trace,
                                 extra=self.breakdown(doc), extraction_status_all=statuses)
         except Exception as exc:  # one bad sample must not sink the run; it is recorded and counted
             log.warning("scoring %s doc %s failed: %r", self.spec.name, doc.id, exc)
             return SampleRecord(self.spec.name, doc.id, prompt, outputs, _jsonable(target), None, 0.0,
-                                {self.spec.metric: 0.0}, error=f"{type(exc).__name__}: {exc}",
-                                extra=self.breakdown(doc))
+                                {self.spec.metric: 0.0, **extra_metrics}, error=f"{type(exc).__name__}: {exc}",
+                                trace=trace, extra=self.breakdown(doc))
 
     def breakdown(self, doc: Doc) -> dict[str, Any]:
         return {k: doc.fields.get(k) for k in self.spec.breakdown}
