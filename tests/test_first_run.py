@@ -120,6 +120,9 @@ def test_library_warnings_go_to_the_log_file(monkeypatch, tmp_path):
         logging.getLogger("transformers.generation").warning("a library warning")
         with warnings.catch_warnings():
             warnings.simplefilter("always")
+            # an earlier test may have left logging "capturing" while pytest reset showwarning
+            # for this test; turn it off and on so warnings really go through logging here
+            logging.captureWarnings(False)
             logging.captureWarnings(True)
             warnings.warn("deprecated thing", FutureWarning)
         for h in logging.getLogger("transformers").handlers:
