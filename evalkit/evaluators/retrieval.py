@@ -5,7 +5,7 @@ retrieval/scifact``, ``format: beir``, qrels split in ``options.split``,
 default ``test``) or, without a mirror, an ``mteb/<name>`` hub dataset
 (``hub``, with ``hub_name: queries`` and ``hub_split: queries`` so the docs
 are the hub's queries table; the corpus and qrels come from
-``evalkit.retrieval.load_beir_hub``). The docs of the task are the queries in
+``evalkit.benchmarks.beir.load_beir_hub``). The docs of the task are the queries in
 ``queries.jsonl`` order that are judged in the split (only those are
 evaluated, as in BEIR and MTEB), and a record's ``doc_id`` is the query's
 0-based index in ``queries.jsonl``, so ``--limit N`` takes the first N judged
