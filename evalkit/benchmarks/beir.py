@@ -50,11 +50,7 @@ def load_beir(folder: str | Path, split: str = "test") -> BeirData:
         if not path.is_file():
             raise DataError(f"BEIR file not found: looked for {path}")
     corpus_path, queries_path, qrels_path = paths
-    return assemble(_read_jsonl(corpus_path), _read_jsonl(queries_path), _read_qrels_tsv(qrels_path))
-
-
-def _read_jsonl(path: Path) -> Iterator[Located]:
-    return read_jsonl(path)
+    return assemble(read_jsonl(corpus_path), read_jsonl(queries_path), _read_qrels_tsv(qrels_path))
 
 
 def _read_qrels_tsv(path: Path) -> Iterator[Located]:

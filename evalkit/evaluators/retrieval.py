@@ -52,14 +52,14 @@ def load_beir_queries(path: Path, spec: DatasetSpec | None = None) -> list[dict[
     Each record carries ``query_index``, the query's 0-based line in
     ``queries.jsonl`` (blank lines aside), which becomes its ``doc_id``.
     """
-    from evalkit.benchmarks.beir import _read_jsonl
+    from evalkit.core.jsonl import read_jsonl
 
     if not path.is_dir():
         raise DataError(f"{path} is not a BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)")
     split = str(spec.options.get("split", "test")) if spec is not None else "test"
     data = _load_local(str(path), split)
     out = []
-    for index, (_, rec) in enumerate(_read_jsonl(path / "queries.jsonl")):
+    for index, (_, rec) in enumerate(read_jsonl(path / "queries.jsonl")):
         qid = str(rec.get("_id")) if isinstance(rec, dict) else None
         if qid in data.queries:
             out.append({"_id": qid, "text": data.queries[qid], "query_index": index})
