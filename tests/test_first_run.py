@@ -13,7 +13,7 @@ import pytest
 
 from evalkit.report.engine_diff import differences
 from evalkit.report.run_label import display_model
-from evalkit.run import progress
+from evalkit.core import progress
 
 
 def test_tracker_line_counts_done_tokens_and_eta():

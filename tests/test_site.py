@@ -2,6 +2,7 @@
 nothing hostile survives unescaped, nothing is fetched from the network."""
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -60,7 +61,7 @@ def test_links_are_relative_and_resolve(site):
             target = ref.split("#")[0]
             if target:
                 assert (page.parent / target).resolve().is_file(), (page, ref)
-        assert all(s.get("src", "").endswith("assets/site.js") or s.get("type") == "application/json"
+        assert all(re.search(r"(assets/site|flips/[\w.-]+)\.js$", s.get("src", "")) or s.get("type") == "application/json"
                    for s in parser.scripts), (page, parser.scripts)
 
 
@@ -84,7 +85,39 @@ def test_samples_page_has_every_doc_and_the_flip_data(site):
     page = (site["out"] / "runs" / slug(site["pert"]) / "bbh_navigate.html").read_text(encoding="utf-8")
     assert len(re.findall(r'<details class="sample', page)) == 250
     assert len(re.findall(r'<details class="sample wrong', page)) == len(site["wrong"])
-    assert f'<option value="{site["gold"]}">' in page
+    assert '<script src="../../flips/bbh_navigate.js"></script>' in page
+    flips = _flips(site["out"], "bbh_navigate")
+    gold = next(f for f in flips if f["run"] == site["gold"])
+    assert len(gold["scores"]) == 250 and all(v == 1.0 for v in gold["scores"].values())
+    pert = next(f for f in flips if f["run"] == site["pert"])
+    assert sorted(int(d) for d, v in pert["scores"].items() if v < 1) == sorted(d for _, d in site["wrong"])
+
+
+def _flips(out: Path, task: str) -> list[dict]:
+    text = (out / "flips" / f"{task}.js").read_text(encoding="utf-8")
+    assert text.startswith("window.evalkitFlips = ") and "<" not in text
+    return json.loads(text.removeprefix("window.evalkitFlips = ").rstrip().rstrip(";"))
+
+
+def test_a_rebuild_renders_only_new_runs_and_changed_templates(tmp_path, data_dir, monkeypatch):
+    from evalkit.report.site import build as site_build
+
+    runs = demo_store(tmp_path, data_dir)
+    site_build.build_site(runs["store"], tmp_path / "site")
+    rendered: list[str] = []
+    real = site_build._write_run
+    monkeypatch.setattr(site_build, "_write_run", lambda st, env, folder, run, common: (
+        rendered.append(run.run_id), real(st, env, folder, run, common)))
+    site_build.build_site(runs["store"], tmp_path / "site")
+    assert rendered == []  # nothing changed: every run's pages are current
+    (tmp_path / "site" / "runs" / slug(runs["gold"]) / "index.html").unlink()
+    site_build.build_site(runs["store"], tmp_path / "site")
+    assert rendered == [runs["gold"]]  # a page gone from disk is written again
+    rendered.clear()
+    monkeypatch.setattr(site_build, "__version__", "99.0")
+    site_build.build_site(runs["store"], tmp_path / "site")
+    pages = list((tmp_path / "site" / "runs").glob("*/index.html"))
+    assert len(rendered) == len(pages) >= 6  # another evalkit version renders every run again
 
 
 def test_charts_have_bars_whiskers_and_a_checkpoint_trend(site):

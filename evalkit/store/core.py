@@ -173,10 +173,15 @@ class Store:
         return [t for (t,) in self.engine.query(
             "SELECT DISTINCT task FROM samples WHERE run_id=? ORDER BY task", (run_id,))]
 
-    def task_scores(self, task: str, exclude_run: str) -> list[tuple[str, int, float | None]]:
-        """(run_id, doc_id, score) of every other run's samples of ``task``."""
-        return list(map(tuple, self.engine.query(
-            "SELECT run_id, doc_id, score FROM samples WHERE task=? AND run_id<>?", (task, exclude_run))))
+    def task_scores(self, task: str, run_ids: list[str]) -> list[tuple[str, int, float | None]]:
+        """(run_id, doc_id, score) of the samples of ``task`` in the given runs."""
+        out: list[tuple[str, int, float | None]] = []
+        for i in range(0, len(run_ids), _BATCH):
+            chunk = run_ids[i:i + _BATCH]
+            out.extend((r, int(d), s) for r, d, s in self.engine.query(
+                f"SELECT run_id, doc_id, score FROM samples WHERE task=? AND run_id IN ({','.join('?' * len(chunk))})",
+                [task, *chunk]))
+        return out
 
     def metrics(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.engine.query(

@@ -21,6 +21,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from evalkit import __version__
+from evalkit.core import progress
 from evalkit.core.errors import ConfigError, StoreError
 from evalkit.report.compare import open_store
 from evalkit.report.leaderboard import (
@@ -198,14 +200,33 @@ def metric_rows(run: RunInfo, sample_tasks: set[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def flip_data(store: Store, task: str, run: RunInfo, runs_by_id: dict[str, RunInfo]) -> dict[str, Any]:
-    """Per-doc scores of the other complete runs of this task, for the flip filter."""
-    scores: dict[str, dict[str, float | None]] = {}
-    for run_id, doc_id, score in store.task_scores(task, run.run_id):
-        if run_id in runs_by_id and runs_by_id[run_id].status == "complete":
-            scores.setdefault(run_id, {})[str(doc_id)] = score
-    others = sorted(scores, key=lambda r: -runs_by_id[r].started)[:MAX_FLIP_RUNS]
-    return {r: {"label": f"{runs_by_id[r].model} · {r}", "scores": scores[r]} for r in others}
+def flip_sets(store: Store, runs: list[RunInfo]) -> dict[str, list[dict[str, Any]]]:
+    """task -> per-doc scores of its newest complete runs (newest first), for the samples pages' flip filter.
+
+    One query per task (not per run and task), and the data live in one file per task
+    that every run's page reads, so adding a run rewrites those files, not old pages."""
+    members: dict[str, list[RunInfo]] = {}
+    for run in runs:  # newest first
+        if run.status == "complete":
+            for task in store.sample_tasks(run.run_id):
+                if len(members.setdefault(task, [])) <= MAX_FLIP_RUNS:  # a page offers the others
+                    members[task].append(run)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for task, group in members.items():
+        scores: dict[str, dict[str, float | None]] = {r.run_id: {} for r in group}
+        for run_id, doc_id, score in store.task_scores(task, [r.run_id for r in group]):
+            scores[run_id][str(doc_id)] = score
+        out[task] = [{"run": r.run_id, "label": f"{r.model} · {r.run_id}", "scores": scores[r.run_id]} for r in group]
+    return out
+
+
+def _page_key(run: RunInfo) -> str:
+    """What a complete run's pages depend on: the run (immutable once complete), the templates
+    and evalkit's version. An unchanged key means the pages on disk are current."""
+    h = hashlib.sha256(json.dumps([run.run_id, run.finished, run.status, __version__], default=str).encode())
+    for f in sorted((HERE / "templates").glob("*.j2")):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()
 
 
 def build_site(store_path: str | Path, out: str | Path, leaderboards_folder: Path | None = None) -> Path:
@@ -239,10 +260,11 @@ def build_site(store_path: str | Path, out: str | Path, leaderboards_folder: Pat
 
         _write(out / "robustness.html", env.get_template("robustness.html.j2").render(
             root="", **page_data(runs), **common))
-        runs_by_id = {r.run_id: r for r in runs}
-        for run in runs:
-            if run.status == "complete":
-                _write_run(store, env, out / "runs" / run.slug, run, runs_by_id, common)
+        flips = out / "flips"
+        flips.mkdir(exist_ok=True)
+        for task, data in flip_sets(store, runs).items():
+            _write(flips / f"{slug(task)}.js", f"window.evalkitFlips = {json_script(data)};\n")
+        _write_runs(store, env, out / "runs", [r for r in runs if r.status == "complete"], common)
         return out / "index.html"
     except OSError as exc:  # read-only filesystem, full disk, no permission
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
@@ -261,8 +283,28 @@ def _leaderboard_specs(folder: Path | None) -> dict[str, Any]:
     return load_leaderboards(folder) if folder.is_dir() else {}
 
 
-def _write_run(store: Store, env: Environment, folder: Path, run: RunInfo, runs_by_id: dict[str, RunInfo],
-               common: dict[str, Any]) -> None:
+def _write_runs(store: Store, env: Environment, folder: Path, runs: list[RunInfo], common: dict[str, Any]) -> None:
+    """Each run's pages, skipping runs whose pages a previous build wrote from the same
+    run and templates: a site over hundreds of runs is rebuilt in the time of its new runs."""
+    manifest_file = folder / "built.json"
+    try:
+        built = json.loads(manifest_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        built = {}
+    built = built if isinstance(built, dict) else {}
+    folder.mkdir(parents=True, exist_ok=True)
+    with progress.bar("site: run pages", len(runs)) as (advance, _):
+        for run in runs:
+            key = _page_key(run)
+            if built.get(run.slug) != key or not (folder / run.slug / "index.html").is_file():
+                built.pop(run.slug, None)
+                _write_run(store, env, folder / run.slug, run, common)
+                built[run.slug] = key
+                _write(manifest_file, json.dumps(built, indent=0))  # a killed build keeps what it finished
+            advance(1)
+
+
+def _write_run(store: Store, env: Environment, folder: Path, run: RunInfo, common: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tasks = store.sample_tasks(run.run_id)
     _write(folder / "index.html", env.get_template("run.html.j2").render(
@@ -273,7 +315,7 @@ def _write_run(store: Store, env: Environment, folder: Path, run: RunInfo, runs_
         res = run.results.get(task, {})
         _write(folder / f"{slug(task)}.html", page.render(
             root="../../", run=run, task=task, samples=samples, result=res if isinstance(res, dict) else {},
-            flips=flip_data(store, task, run, runs_by_id), **common))
+            flip_file=f"{slug(task)}.js", max_flips=MAX_FLIP_RUNS, **common))
 
 
 def _sample_view(rec: dict[str, Any]) -> dict[str, Any]:

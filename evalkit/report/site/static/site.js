@@ -57,10 +57,19 @@ function initTableFilters() {
 function initSamples() {
   const list = document.getElementById("samples");
   if (!list) return;
-  const dataEl = document.getElementById("flip-data");
-  const flips = dataEl ? JSON.parse(dataEl.textContent) : {};
   const wrong = document.getElementById("wrong-only");
   const flipSel = document.getElementById("flip-run");
+  // the task's newest runs, newest first; this run is not compared with itself
+  const flips = {};
+  (window.evalkitFlips || []).filter(function (f) { return f.run !== list.dataset.run; })
+    .slice(0, parseInt(flipSel.dataset.max, 10) || 20)
+    .forEach(function (f) {
+      flips[f.run] = f;
+      const opt = document.createElement("option");
+      opt.value = f.run;
+      opt.textContent = f.label;
+      flipSel.appendChild(opt);
+    });
   const search = document.getElementById("sample-search");
   const count = document.getElementById("shown-count");
   const items = Array.from(list.querySelectorAll("details.sample"));
