@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from evalkit.core import progress
 from evalkit.report.engine_diff import differences
 from evalkit.report.run_label import display_model
-from evalkit.core import progress
 
 
 def test_tracker_line_counts_done_tokens_and_eta():

@@ -19,11 +19,11 @@ import logging
 import re
 from typing import Any, cast
 
+from evalkit.core import progress
 from evalkit.core.errors import BackendError, ScoringError
 from evalkit.core.registry import evaluators
 from evalkit.core.types import Doc, Loglikelihood, LoglikelihoodRequest, SampleRecord
 from evalkit.models.base import Backend
-from evalkit.core import progress
 from evalkit.run.context import EvalContext, TaskRun
 
 log = logging.getLogger("evalkit")

@@ -5,9 +5,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from evalkit.core import progress
 from evalkit.core.types import Doc, Generation, GenParams, Request
 from evalkit.models.base import Backend, Retriever
-from evalkit.core import progress
 from evalkit.run.cache import CachedGenerator
 from evalkit.spec.prompts import Prompts
 from evalkit.spec.taskspec import TaskSpec
