@@ -328,3 +328,23 @@ def test_hostile_program_is_contained(case, world, monkeypatch):
         # judged inside the program's own process (inprocess), is fooled by it
         guarded = not case.get("fools_plain")
         assert run_program(humaneval_program(problem, completion, guarded=guarded), timeout_s=5).passed
+
+
+# -- packages a tool may import ----------------------------------------------
+
+def test_a_program_imports_only_the_packages_it_was_given():
+    source = ("from sympy import Rational, sqrt, symbols, solve\nx = symbols('x')\n"
+              "print(solve(x**2 - 8, x), Rational(1, 3) + Rational(1, 6))\n")
+    res = run_program(source, packages=("sympy", "mpmath"))
+    assert res.passed and res.stdout == "[-2*sqrt(2), 2*sqrt(2)] 1/2\n", res.stderr
+    assert "No module named 'sympy'" in run_program("import sympy\n").stderr  # the default: stdlib only
+    if "mntns" in isolation_level():  # with a private file view, not the whole site-packages
+        others = run_program("import jinja2\n", packages=("sympy", "mpmath"))
+        assert not others.passed and "No module named 'jinja2'" in others.stderr
+
+
+def test_a_package_that_is_not_installed_is_a_clear_error():
+    from evalkit.sandbox.runner import package_paths
+
+    with pytest.raises(ValueError, match="not an installed package folder.*pip install no_such_pkg"):
+        package_paths(("no_such_pkg",))

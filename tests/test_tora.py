@@ -84,3 +84,19 @@ def test_pal_program_answer(tmp_path, data_dir):
     assert recs[3].score == 1 and recs[3].extracted == "9" and g[3] == "9"
     assert recs[5].score == 1 and recs[5].extracted == "42"
     assert recs[0].score == 0 and recs[0].trace[0]["program"] == "print(0)\n"
+
+
+def test_pal_programs_use_sympy_as_the_prompt_tells_them(tmp_path, data_dir):
+    """The PAL and ToRA prompts ask for sympy (exact fractions and roots); the sandbox lets those
+    programs import it, and only it, so an exact answer is graded as the exact value."""
+    g = gold(data_dir)  # doc 2: \frac{14}{3}, doc 8: 3\sqrt{13}
+    programs = {2: "from sympy import Rational\ndef solution():\n    return Rational(28, 6)\n",
+                8: "import sympy\ndef solution():\n    return sympy.sqrt(117)\n"}
+
+    def answer(req, k):
+        return programs.get(req.doc_id, "def solution():\n    return 0\n")
+
+    res, _ = go(tmp_path, data_dir, "math500_pal", answer, limit=9)
+    recs = {r.doc_id: r for r in res.records["math500_pal"]}
+    assert g[2] == "\\frac{14}{3}" and recs[2].extracted == "14/3" and recs[2].score == 1, recs[2].trace
+    assert g[8] == "3\\sqrt{13}" and recs[8].extracted == "3*sqrt(13)" and recs[8].score == 1, recs[8].trace

@@ -29,9 +29,15 @@ def last_program(text: str, allow_unclosed: bool = False) -> str | None:
     return blocks[-1] if blocks else None
 
 
-def run_programs(programs: list[str], timeout_s: float = 10.0, memory_mb: int = 1024) -> list[ExecResult]:
+# ToRA's and PAL's math prompts have the model write sympy (as the papers' tool did), so those
+# programs get sympy and its one dependency; other tools run on the standard library alone.
+MATH_PACKAGES = ("sympy", "mpmath")
+
+
+def run_programs(programs: list[str], timeout_s: float = 10.0, memory_mb: int = 1024,
+                 packages: tuple[str, ...] = ()) -> list[ExecResult]:
     """All programs of a round in the sandbox at once (a bounded pool)."""
-    return run_many(programs, timeout_s=timeout_s, memory_mb=memory_mb, max_output_bytes=65536)
+    return run_many(programs, timeout_s=timeout_s, memory_mb=memory_mb, max_output_bytes=65536, packages=packages)
 
 
 def tool_text(res: ExecResult, max_chars: int = 512) -> str:

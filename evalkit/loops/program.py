@@ -51,10 +51,11 @@ def parse_value(stdout: str) -> tuple[Any, str, bool]:
         return text, own, True
 
 
-def run_for_value(codes: list[str], expr: str, timeout_s: float = 10.0) -> list[ProgramRun]:
+def run_for_value(codes: list[str], expr: str, timeout_s: float = 10.0,
+                  packages: tuple[str, ...] = ()) -> list[ProgramRun]:
     """Every program of a round at once; an empty program is not run."""
     todo = {i: with_readout(c, expr) for i, c in enumerate(codes) if c.strip()}
-    results = dict(zip(todo, run_programs(list(todo.values()), timeout_s=timeout_s)))
+    results = dict(zip(todo, run_programs(list(todo.values()), timeout_s=timeout_s, packages=packages)))
     out = []
     for i in range(len(codes)):
         res = results.get(i)

@@ -33,7 +33,7 @@ from typing import Any
 
 from evalkit.core.registry import loops
 from evalkit.core.types import Doc, SampleRecord
-from evalkit.loops.common import first_prompt, last_program, run_programs, single, tool_text
+from evalkit.loops.common import MATH_PACKAGES, first_prompt, last_program, run_programs, single, tool_text
 from evalkit.run.context import EvalContext, TaskRun
 from evalkit.scoring.docscorer import DocScorer
 
@@ -99,7 +99,7 @@ def run_tora(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleRec
                 pending.append((c, prog))
             else:
                 c.done = True
-        for (c, prog), res in zip(pending, run_programs([p for _, p in pending], timeout_s=timeout)):
+        for (c, prog), res in zip(pending, run_programs([p for _, p in pending], timeout_s=timeout, packages=MATH_PACKAGES)):
             out = tora_output(res, int(ctx.option(c.task.spec, "output_chars", 100)))
             c.text += f"\n{OUTPUT_STOP}\n{out}\n```\n"
             c.calls += 1
@@ -188,12 +188,12 @@ def run_pal(tasks: list[TaskRun], ctx: EvalContext) -> dict[str, list[SampleReco
         by_expr.setdefault(c.task.spec.options.get("answer_expr"), []).append(i)
     for expr, idx in by_expr.items():
         if expr is None:
-            for i, res in zip(idx, run_programs([progs[i] for i in idx], timeout_s=timeout)):
+            for i, res in zip(idx, run_programs([progs[i] for i in idx], timeout_s=timeout, packages=MATH_PACKAGES)):
                 c = chains[i]
                 c.answer = pal_answer(res.stdout) if res.passed else None
                 _pal_step(c, progs[i], res.status, tool_text(res, int(ctx.option(c.task.spec, "output_chars", 512))))
             continue
-        for i, run in zip(idx, run_for_value([progs[i] for i in idx], expr, timeout)):
+        for i, run in zip(idx, run_for_value([progs[i] for i in idx], expr, timeout, MATH_PACKAGES)):
             c = chains[i]
             c.answer = None if run.value is None else str(run.value)
             _pal_step(c, progs[i], run.status, run.report if c.answer is None else c.answer)

@@ -237,6 +237,7 @@ def _sandbox(cfg):
     os.chdir(workdir)
     os.environ.clear()
     os.environ.update(cfg["env"], HOME=os.path.join(workdir, "home"), TMPDIR=workdir)
+    sys.path.extend(cfg.get("sys_path", ()))  # the folders of the packages the caller allowed, bound read-only
     _run_launcher(cfg["launcher"], [str(cfg["nonce_fd"]), str(cfg["result_fd"]), os.path.join(workdir, "main.py")])
 
 

@@ -23,6 +23,7 @@ strings differ between runs; the environment is built from scratch here, so
 from __future__ import annotations
 
 import functools
+import importlib.util
 import marshal
 import os
 import selectors
@@ -68,16 +69,18 @@ _plan_cache: tuple[str | None, Plan] | None = None
 
 def run_program(source: str, *, timeout_s: float = 10.0, memory_mb: int = 1024,
                 max_output_bytes: int = 1_000_000, stdin: str | None = None,
-                cpu_s: float | None = None) -> ExecResult:
+                cpu_s: float | None = None, packages: tuple[str, ...] = ()) -> ExecResult:
     """Runs ``source`` as a Python program in a fresh sandbox.
 
     It passes only if it runs to its end and exits 0 (see ``_launcher``);
     failures of the program are results, not exceptions. ``cpu_s`` limits CPU
     time (a verdict independent of machine load); ``timeout_s`` is then only
-    the wall-clock backstop, and should be well above it.
+    the wall-clock backstop, and should be well above it. ``packages`` names
+    installed packages (e.g. ``("sympy", "mpmath")``) the program may import,
+    seen read-only; by default it has the standard library only.
     """
     limits = Limits(timeout_s=timeout_s, memory_mb=memory_mb, max_output_bytes=max_output_bytes, cpu_s=cpu_s)
-    return execute(source, limits, current_plan(), stdin)
+    return execute(source, limits, current_plan(), stdin, packages)
 
 
 def run_many(sources: list[str], *, workers: int | None = None, **limits: Any) -> list[ExecResult]:
@@ -121,7 +124,7 @@ def _choose_plan() -> Plan:
     return weakened(plans[-1], failures)  # every run will report the error itself
 
 
-def execute(source: str, limits: Limits, plan: Plan, stdin: str | None) -> ExecResult:
+def execute(source: str, limits: Limits, plan: Plan, stdin: str | None, packages: tuple[str, ...] = ()) -> ExecResult:
     """One run under an explicit plan and limits."""
     uid = fresh_uid() if plan.dedicated_uid else None
     host_dir = tempfile.mkdtemp(prefix=sweep.name_prefix())
@@ -131,7 +134,7 @@ def execute(source: str, limits: Limits, plan: Plan, stdin: str | None) -> ExecR
         Path(program).write_bytes(source.encode("utf-8", "replace"))
         if plan.cgroups is not None:
             group = cgroup.create(plan.cgroups, pids_max=limits.max_tasks, memory_bytes=limits.cgroup_memory_bytes)
-        return _spawn_and_watch(program, host_dir, limits, plan, uid, group, stdin)
+        return _spawn_and_watch(program, host_dir, limits, plan, uid, group, stdin, packages)
     finally:
         if group is not None:
             cgroup.destroy(group)
@@ -139,14 +142,14 @@ def execute(source: str, limits: Limits, plan: Plan, stdin: str | None) -> ExecR
 
 
 def _spawn_and_watch(program: str, host_dir: str, limits: Limits, plan: Plan, uid: int | None,
-                     group: cgroup.RunGroup | None, stdin: str | None) -> ExecResult:
+                     group: cgroup.RunGroup | None, stdin: str | None, packages: tuple[str, ...]) -> ExecResult:
     nonce = os.urandom(16).hex().encode()
     nonce_r, nonce_w = os.pipe()
     result_r, result_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     stdin_fd = os.open(_stdin_path(host_dir, stdin), os.O_RDONLY)
-    config = _bootstrap_config(program, host_dir, limits, plan, uid, group)
+    config = _bootstrap_config(program, host_dir, limits, plan, uid, group, packages)
     started = time.monotonic()
     try:
         proc = _ZYGOTES.start(config, [stdin_fd, out_w, err_w, nonce_r, result_w], out_r, err_r)
@@ -176,14 +179,36 @@ def _spawn_and_watch(program: str, host_dir: str, limits: Limits, plan: Plan, ui
 
 
 def _bootstrap_config(program: str, host_dir: str, limits: Limits, plan: Plan, uid: int | None,
-                      group: cgroup.RunGroup | None) -> bytes:
+                      group: cgroup.RunGroup | None, packages: tuple[str, ...] = ()) -> bytes:
     """The zygote's instructions for one run, marshalled (it imports nothing to read them)."""
+    dirs, sys_path = package_paths(packages)
     return marshal.dumps({
         "program": program, "workdir": host_dir, "namespaces": plan.namespaces, "userns": plan.userns, "uid": uid,
-        "tmpfs_mb": limits.tmpfs_mb, "ro_paths": visible_paths([sys.base_prefix, os.path.dirname(_PYTHON)]),
+        "tmpfs_mb": limits.tmpfs_mb, "ro_paths": visible_paths([sys.base_prefix, os.path.dirname(_PYTHON), *dirs]),
+        "sys_path": sys_path,
         "cgroup_procs": group.procs_files if group else [],
         "rlimits": limits.rlimits(plan.nproc(limits)), "env": dict(CHILD_ENV), "launcher": _launcher_source(),
     })
+
+
+@functools.lru_cache(maxsize=None)
+def package_paths(packages: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(package folders to bind read-only, folders to add to sys.path) for ``packages``.
+
+    Only the named packages' own folders become visible, not the whole site-packages
+    (so a program sees sympy, not the project's other dependencies)."""
+    dirs, roots = [], []
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        where = list(spec.submodule_search_locations or []) if spec else []
+        if not where:
+            raise ValueError(f"sandbox package {name!r} is not an installed package folder; install it "
+                             f"(pip install {name}) or drop it from the tool's packages")
+        dirs.append(os.path.realpath(where[0]))
+        root = os.path.dirname(dirs[-1])
+        if root not in roots:
+            roots.append(root)
+    return dirs, roots
 
 
 @functools.lru_cache(maxsize=1)
