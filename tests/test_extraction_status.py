@@ -108,3 +108,16 @@ def test_real_model_statuses_and_replay_agree(tmp_path, data_dir):
     assert again.payload.config["replay"]["outputs_cut"] == 0
     assert [r.extraction_status for r in again.records["bbh_navigate"]] == statuses
     assert [r.score for r in again.records["bbh_navigate"]] == [r.score for r in recs]
+
+
+def test_counts_are_shown_as_counts_and_rates_as_points():
+    from evalkit.core.units import display_scale
+
+    results = {"math500_tora": {"exact_match": 0.25, "exact_match_stderr": 0.05, "tool_calls": 1.5,
+                                "tool_calls_stderr": 0.25, "critic_rounds": 2.0, "n": 4}}
+    console = Console(record=True, width=200)
+    console.print(results_table(results, {}))
+    cells = [[c.strip() for c in ln.split("│")] for ln in console.export_text().splitlines() if "math500_tora" in ln]
+    rows = {c[2]: c[3:5] for c in cells}
+    assert rows == {"exact_match": ["25.00", "5.00"], "tool_calls": ["1.50", "0.25"], "critic_rounds": ["2.00", "-"]}
+    assert display_scale("no_answer_rate") == 100.0 and display_scale("completion_tokens") == 1.0

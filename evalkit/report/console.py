@@ -7,6 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from evalkit.core.units import display_scale
+
 
 def _fmt(v: Any, scale: float = 100.0) -> str:
     if not isinstance(v, (int, float)) or (isinstance(v, float) and math.isnan(v)):
@@ -18,7 +20,7 @@ RATES = ("no_answer_rate", "hedge_rate")  # shown as columns beside each metric,
 
 
 def results_table(results: dict[str, dict[str, Any]], groups: dict[str, list[str]], title: str = "") -> Table:
-    """Tasks, then each group's macro and micro averages; values on a 0-100 scale.
+    """Tasks, then each group's macro and micro averages; rates on a 0-100 scale, counts as they are.
     "no ans %" and "hedged %" say how many outputs stated no answer or hedged
     (docs/extraction.md), so a score that extraction rescued is visible."""
     table = Table(title=title or None, show_lines=False)
@@ -30,7 +32,8 @@ def results_table(results: dict[str, dict[str, Any]], groups: dict[str, list[str
         res = results[name]
         for k, v in res.items():
             if isinstance(v, float) and not k.endswith("_stderr") and k not in RATES:
-                table.add_row(("  " if name in grouped else "") + name, k, _fmt(v), _fmt(res.get(f"{k}_stderr")),
+                scale = display_scale(k)
+                table.add_row(("  " if name in grouped else "") + name, k, _fmt(v, scale), _fmt(res.get(f"{k}_stderr"), scale),
                               str(res.get("n", "")), _fmt(res.get("no_answer_rate")), _fmt(res.get("hedge_rate")))
     for g in groups:
         res = results.get(g, {})

@@ -24,6 +24,7 @@ from markupsafe import Markup
 from evalkit import __version__
 from evalkit.core import progress
 from evalkit.core.errors import ConfigError, StoreError
+from evalkit.core.units import display_scale
 from evalkit.report.compare import open_store
 from evalkit.report.leaderboard import (
     BoardTask,
@@ -86,7 +87,7 @@ def json_script(obj: Any) -> Markup:
 def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["pts"] = lambda v: "" if v is None or v != v else f"{v * 100:.2f}"
+    env.filters["pts"] = lambda v, metric="": "" if v is None or v != v else f"{v * display_scale(metric):.2f}"
     env.filters["short"] = lambda v, n=80: (lambda s: s if len(s) <= n else s[: n - 1] + "…")(_text(v))
     env.filters["text"] = _text
     env.filters["pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
