@@ -1,4 +1,7 @@
-"""`make bench`: run every benchmark against its anchor and rewrite bench/README.md's table.
+"""`make bench`: run every benchmark against its anchor and rewrite its block of bench/README.md.
+
+Each bench has its own block (rows, notes, when and where it was measured), so
+``--only NAME`` reruns one bench and leaves the others' measurements in place.
 
 usage: run.py [--repeats N] [--repeats-of NAME=N,...] [--only bbh,math,code,retrieval,nsampling,store,hf_throughput]
 
@@ -11,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import time
 from pathlib import Path
 
@@ -111,6 +115,25 @@ def retrieval_lines(res: dict) -> list[str]:
     ]
 
 
+def section(name: str, res: dict, repeats: int) -> str:
+    """One bench's block of the README: when and where it was measured, its rows and notes."""
+    return (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; "
+            f"medians of {repeats} alternating run{'s' * (repeats != 1)}.\n\n"
+            + table({name: res}) + "\n" + extras({name: res}) + "\n")
+
+
+def merge_sections(text: str, sections: dict[str, str]) -> str:
+    """``text`` with each bench's block between ``<!-- bench:NAME -->`` markers replaced (or added,
+    in BENCHES order, before the closing table marker): a bench rerun alone keeps the others' rows."""
+    head, _, rest = text.partition(MARK)
+    body, _, tail = rest.partition(MARK)
+    blocks = dict(re.findall(r"<!-- bench:(\w+) -->\n(.*?)<!-- /bench:\1 -->\n", body, re.S))
+    blocks.update(sections)
+    order = [n for n in BENCHES if n in blocks] + [n for n in blocks if n not in BENCHES]
+    body = "".join(f"<!-- bench:{n} -->\n{blocks[n]}<!-- /bench:{n} -->\n" for n in order)
+    return head + MARK + "\n" + body + MARK + tail
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
@@ -120,21 +143,15 @@ def main() -> None:
     counts = {name: args.repeats for name in args.only.split(",")}
     counts.update({k: int(v) for k, _, v in (item.partition("=") for item in args.repeats_of.split(",") if item)})
     OUT.mkdir(parents=True, exist_ok=True)
-    results = {}
+    results, sections = {}, {}
     for name in args.only.split(","):
         print(f"== {name} ({counts[name]} repeats)", flush=True)
         results[name] = BENCHES[name](counts[name])
-    (OUT / "results.json").write_text(json.dumps(results, indent=2))
-    odd = ", ".join(f"{k}: {n}" for k, n in counts.items() if n != args.repeats)
-    body = (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; "
-            f"medians of {args.repeats} alternating runs{f' ({odd})' if odd else ''}.\n\n"
-            + table(results) + "\n" + extras(results) + "\n")
-    readme = HERE / "README.md"
-    text = readme.read_text()
-    head, _, rest = text.partition(MARK)
-    _, _, tail = rest.partition(MARK)
-    readme.write_text(head + MARK + "\n" + body + MARK + tail)
-    print(body)
+        sections[name] = section(name, results[name], counts[name])
+        (OUT / "results.json").write_text(json.dumps(results, indent=2))
+        readme = HERE / "README.md"  # after each bench, so a long run that is stopped keeps what it measured
+        readme.write_text(merge_sections(readme.read_text(), {name: sections[name]}))
+        print(sections[name], flush=True)
 
 
 if __name__ == "__main__":
