@@ -66,8 +66,9 @@ def table(results: dict[str, dict]) -> str:
         if "skipped" in res:  # a bench that could not run says so in the table
             lines.append(f"| {res.get('bench', name)} | skipped | | | | {res['skipped']} |")
         for r in res["rows"]:
+            rss = f"{r['peak_rss_mb']:.0f}" if r.get("peak_rss_mb") else "—"  # a bench that does not measure it
             lines.append(f"| {r['bench']} | {r['tool']} | {r['median_s']:.2f} | {r['ratio_vs_anchor']:.3f} | "
-                         f"{r['peak_rss_mb']:.0f} | {notes(r)} |")
+                         f"{rss} | {notes(r)} |")
     return "\n".join(lines)
 
 
