@@ -273,3 +273,10 @@ def test_bare_group_shows_its_help(cli):
     res = cli("leaderboard")
     assert res.code != 0 and "Traceback" not in res.err + res.out
     assert "show" in res.out + res.err
+
+
+def test_a_misspelt_option_gets_a_close_suggestion_and_a_foreign_one_none(cli):
+    r = cli("run", "--limt", "3")
+    assert r.code == 2 and "No such option: --limt (Possible options: --limit)" in r.err
+    r = cli("run", "--bogus")
+    assert r.code == 2 and "No such option: --bogus" in r.err and "Possible" not in r.err  # not "--verbose"

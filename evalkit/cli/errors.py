@@ -7,6 +7,7 @@ into a 25-line traceback (tests/test_cli_errors.py checks every command).
 """
 from __future__ import annotations
 
+import difflib
 import importlib
 import re
 from functools import lru_cache
@@ -40,6 +41,10 @@ def is_help_request(exc: BaseException) -> bool:
 
 def one_line(exc: Any) -> str:
     """``evalkit run: No such option: --bogus (see `evalkit run --help`)``: what is wrong, where, and how to look it up."""
+    possible = getattr(exc, "possibilities", None)
+    option = getattr(exc, "option_name", None)
+    if possible and option:  # click's difflib cutoff offers --verbose for --bogus: keep close matches only
+        exc.possibilities = difflib.get_close_matches(option, possible, n=3, cutoff=0.75)
     try:
         msg = exc.format_message()
     except Exception:  # a ClickException subclass with a broken formatter still gets a line
