@@ -30,14 +30,19 @@ def text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
             yield lineno, text.removeprefix("\ufeff") if lineno == 1 else text
 
 
-def read_jsonl(path: str | Path) -> Iterator[tuple[str, Any]]:
-    """(``file:line``, record) for every non-blank line; malformed JSON is one DataError naming the line."""
+def numbered_records(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """(line number, record) for every non-blank line; malformed JSON is one DataError naming the line."""
     for lineno, line in text_lines(path):
         if not line.strip():
             continue
-        where = f"{path}:{lineno}"
         try:
-            yield where, json.loads(line)
+            yield lineno, json.loads(line)
         except json.JSONDecodeError as e:
-            raise DataError(f"{where}: not valid JSON ({e.msg} at column {e.colno}); "
+            raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno}); "
                             "fix or remove that line") from None
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[str, Any]]:
+    """(``file:line``, record) for every non-blank line, for messages that name the line."""
+    for lineno, rec in numbered_records(path):
+        yield f"{path}:{lineno}", rec

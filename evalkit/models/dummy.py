@@ -21,7 +21,9 @@ class DummyBackend(BaseBackend):
         return {"backend": "dummy", "version": 1}
 
     def _text(self, req: Request, index: int) -> str:
-        h = hashlib.sha256(f"{req.prompt}\0{req.sample_seed(index)}".encode()).digest()
+        # greedy output depends on the prompt alone, as a real model's does (and as the cache key assumes)
+        seed = req.sample_seed(index) if req.params.temperature > 0 else "greedy"
+        h = hashlib.sha256(f"{req.prompt}\0{seed}".encode()).digest()
         return f"Let me think. So the answer is ({_LETTERS[h[0] % len(_LETTERS)]})."
 
     def generate(self, requests: list[Request], progress: Progress | None = None,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from evalkit.core.errors import BackendError, ConfigError, DataError
-from evalkit.core.jsonl import read_jsonl
+from evalkit.core.jsonl import numbered_records
 from evalkit.core.textclean import storable
 from evalkit.core.types import Generation, Request
 from evalkit.models.base import BaseBackend, Progress, truncate_at_stop
@@ -40,8 +40,7 @@ def _doc_id(value: Any) -> int:
 def read_replay(path: Path) -> dict[tuple[str, int], list[str]]:
     table: dict[tuple[str, int], list[str]] = {}
     first_line: dict[tuple[str, int], int] = {}
-    for where, rec in read_jsonl(path):
-        lineno = int(where.rsplit(":", 1)[1])
+    for lineno, rec in numbered_records(path):
         try:
             outs = rec["outputs"] if "outputs" in rec else [rec["output"]]
             key = (str(rec["task"]), _doc_id(rec["doc_id"]))
