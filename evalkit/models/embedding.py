@@ -80,7 +80,7 @@ class STBackend(_RetrievalBackend):
         self.encoders: list[Any] = []  # every Encoder handed out, for their stats
 
     def identity(self) -> dict[str, Any]:
-        out = {"backend": "st", "model": self.model.identity, "similarity": self.similarity}
+        out: dict[str, Any] = {"backend": "st", "model": self.model.identity, "similarity": self.similarity}
         if self.model.backend != "torch":  # torch keeps the identity it always had (and its cached vectors)
             out.update(runtime=self.model.backend, onnx_opt=self.model.onnx_opt,
                        quantized=self.model.backend in QUANTIZED)

@@ -49,7 +49,7 @@ OPSET = 17
 EXPORT_FORMAT = 1  # bump when the export code changes what it writes
 MANIFEST = "export.json"  # written last inside the temporary folder: its presence marks a whole export
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-_NEEDS = {"onnx": ("onnxruntime",), "onnx-int8": ("onnxruntime", "onnx"), "openvino": ("openvino",)}
+_NEEDS = {"onnx": ("onnxruntime", "onnx"), "onnx-int8": ("onnxruntime", "onnx"), "openvino": ("openvino", "onnx")}
 
 
 def check_backend(backend: str, onnx_opt: str | None) -> None:
@@ -69,7 +69,10 @@ def missing_for(backend: str) -> str | None:
     import importlib.util
 
     for mod in _NEEDS.get(backend, ()):
-        if importlib.util.find_spec(mod) is None:
+        try:
+            if importlib.util.find_spec(mod) is None:
+                return mod
+        except ModuleNotFoundError:  # an import hook that hides it
             return mod
     return None
 
@@ -182,7 +185,8 @@ def export_onnx(st_path: str, out: Path, *, eager: bool = False) -> str:
 
     kwargs = {"attn_implementation": "eager"} if eager else {}
     st = SentenceTransformer(st_path, device="cpu", local_files_only=Path(st_path).is_dir(), model_kwargs=kwargs)
-    hf = st[0].model.eval()
+    hf: Any = st[0].model
+    hf.eval()
     sample = st.preprocess(["an example sentence", "a second, longer example sentence to trace"])
     names = [n for n in INPUTS if n in sample]
 
@@ -304,6 +308,6 @@ def load(st_path: str, source_hash: str, label: str, backend: str, onnx_opt: str
     except ModuleNotFoundError as exc:
         raise missing_dependency(exc, f"st: backend={backend}") from None
     st = SentenceTransformer(st_path, device="cpu", local_files_only=Path(st_path).is_dir())
-    transformer = st[0]
+    transformer: Any = st[0]
     transformer.model = graph_module(run, transformer.model.config)  # the torch weights are freed here
     return st, manifest(folder)
