@@ -46,7 +46,7 @@ ONNX_OPTS = ("basic", "extended", "all", "fused")
 DEFAULT = "torch"
 DEFAULT_ONNX_OPT = "fused"  # the fastest ORT variant measured (BERT fusions, then ORT_ENABLE_ALL)
 OPSET = 17
-EXPORT_FORMAT = 1  # bump when the export code changes what it writes
+EXPORT_FORMAT = 2  # bump when the export code changes what it writes
 MANIFEST = "export.json"  # written last inside the temporary folder: its presence marks a whole export
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _NEEDS = {"onnx": ("onnxruntime", "onnx"), "onnx-int8": ("onnxruntime", "onnx"), "openvino": ("openvino", "onnx")}
@@ -175,9 +175,9 @@ def manifest(folder: Path) -> dict[str, Any]:
 # --- building graphs -------------------------------------------------------
 
 
-def export_onnx(st_path: str, out: Path, *, eager: bool = False) -> str:
+def export_onnx(st_path: str, out: Path, *, eager: bool = False) -> Any:
     """The HF model inside a sentence-transformers folder -> ``out/model.onnx`` (fp32,
-    dynamic batch and sequence axes), returning the file name."""
+    dynamic batch and sequence axes), returning the model's config."""
     import warnings
 
     import torch
@@ -204,18 +204,21 @@ def export_onnx(st_path: str, out: Path, *, eager: bool = False) -> str:
         torch.onnx.export(_Forward(hf), tuple(sample[n] for n in names), str(out / "model.onnx"),
                           input_names=names, output_names=["token_embeddings"], dynamic_axes=axes,
                           opset_version=OPSET, dynamo=False)
-    return "model.onnx"
+    return hf.config
 
 
 def build_graph(st_path: str, backend: str, onnx_opt: str) -> Callable[[Path], str]:
     def build(tmp: Path) -> str:
         if backend == "onnx" and onnx_opt != "fused":
-            return export_onnx(st_path, tmp)
+            export_onnx(st_path, tmp)
+            return "model.onnx"
         if backend == "onnx":
             from onnxruntime.transformers.optimizer import optimize_model
 
-            export_onnx(st_path, tmp, eager=True)  # BERT attention fusion recognises the eager pattern
-            fused = optimize_model(str(tmp / "model.onnx"), model_type="bert", opt_level=1)
+            config = export_onnx(st_path, tmp, eager=True)  # BERT attention fusion recognises the eager pattern
+            fused = optimize_model(str(tmp / "model.onnx"), model_type="bert", opt_level=1,
+                                   num_heads=getattr(config, "num_attention_heads", 0),
+                                   hidden_size=getattr(config, "hidden_size", 0))
             fused.save_model_to_file(str(tmp / "model_fused.onnx"))
             (tmp / "model.onnx").unlink()
             return "model_fused.onnx"
