@@ -37,7 +37,7 @@ from typing import Any, Callable
 from evalkit.core.errors import ConfigError, missing_dependency
 from evalkit.core.paths import cache_dir
 
-EXACT = ("torch", "onnx", "openvino")  # fp32: within 1e-4 of torch on every SciFact metric (bench/retrieval.py)
+EXACT = ("torch", "onnx", "openvino")  # fp32: metrics within 1e-4 of torch (tests/test_st_runtime.py)
 QUANTIZED = ("onnx-int8",)
 BACKENDS = EXACT + QUANTIZED
 ONNX_OPTS = ("basic", "extended", "all", "fused")
