@@ -58,6 +58,16 @@ def test_a_missing_runtime_names_the_install_command(monkeypatch):
     rt.require("torch")  # needs nothing beyond sentence-transformers
 
 
+def test_default_falls_back_to_torch_with_a_note_when_its_runtime_is_missing(monkeypatch, caplog):
+    monkeypatch.setattr(rt, "DEFAULT", "openvino")
+    monkeypatch.setattr(rt, "missing_for", lambda backend: None)
+    assert rt.default_backend() == "openvino"
+    monkeypatch.setattr(rt, "missing_for", lambda backend: "openvino")
+    with caplog.at_level("WARNING"):
+        assert rt.default_backend() == "torch"
+    assert "evalkit[retrieval-runtimes]" in caplog.text and "backend=torch" in caplog.text
+
+
 # --- the export cache ------------------------------------------------------
 
 

@@ -9,7 +9,8 @@ run of the same command encodes nothing.
 
 Model args: ``st`` takes ``device``, ``batch_size``, ``max_seq_length``,
 ``revision``, ``similarity`` (cosine/dot), ``cache_dir``, and ``backend``
-(``torch``, the default; ``onnx``, ``openvino``, or the quantized ``onnx-int8``; see
+(``torch``, ``onnx``, ``openvino``, or the quantized ``onnx-int8``; default
+``st_runtime.DEFAULT`` when installed, else torch; see
 ``evalkit.models.st_runtime``) with ``onnx_opt`` and ``threads``; ``bm25`` takes
 ``k1``, ``b``, ``method``, ``stopwords``, ``stemmer``.
 """
@@ -60,13 +61,17 @@ class STBackend(_RetrievalBackend):
 
     def __init__(self, target: str, *, device: str = "cpu", batch_size: int = 32, max_seq_length: int | None = None,
                  revision: str | None = None, similarity: str = "cosine", cache_dir: Any = None,
-                 backend: str = "torch", onnx_opt: str | None = None, threads: int | None = None, **kwargs: Any):
+                 backend: str | None = None, onnx_opt: str | None = None, threads: int | None = None, **kwargs: Any):
         if kwargs:
             raise ConfigError(f"st: unknown model args {', '.join(sorted(kwargs))} (known: device, batch_size, "
                               "max_seq_length, revision, similarity, cache_dir, backend, onnx_opt, threads)")
         if not target:
             raise ConfigError("st: needs a model, e.g. st:minilm or st:sentence-transformers/all-MiniLM-L6-v2")
         from evalkit.models.dense import SentenceTransformerModel, packaged_model_path
+        from evalkit.models.st_runtime import default_backend
+
+        if backend is None:
+            backend = default_backend() if device == "cpu" else "torch"
 
         self.model_string = f"st:{target}"
         path = packaged_model_path(PACKAGED[target]) if target in PACKAGED else target

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata as md
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -36,6 +37,8 @@ from typing import Any, Callable
 
 from evalkit.core.errors import ConfigError, missing_dependency
 from evalkit.core.paths import cache_dir
+
+log = logging.getLogger(__name__)
 
 EXACT = ("torch", "onnx", "openvino")  # fp32: metrics within 1e-4 of torch (tests/test_st_runtime.py)
 QUANTIZED = ("onnx-int8",)
@@ -75,6 +78,16 @@ def missing_for(backend: str) -> str | None:
         except ModuleNotFoundError:  # an import hook that hides it
             return mod
     return None
+
+
+def default_backend() -> str:
+    """``DEFAULT`` when its packages are installed, else torch (with a note in the log)."""
+    missing = missing_for(DEFAULT)
+    if missing is not None:
+        log.warning("st: encoding with backend=torch: the default backend=%s needs the package '%s' "
+                    "(pip install 'evalkit[retrieval-runtimes]')", DEFAULT, missing)
+        return "torch"
+    return DEFAULT
 
 
 def require(backend: str) -> None:
