@@ -44,8 +44,8 @@ EXACT = ("torch", "onnx", "openvino")  # fp32: metrics within 1e-4 of torch (tes
 QUANTIZED = ("onnx-int8",)
 BACKENDS = EXACT + QUANTIZED
 ONNX_OPTS = ("basic", "extended", "all", "fused")
-# torch stays the default: on the 2-core Sapphire Rapids bench machine it encodes faster than
-# both exact graph runtimes (bench/README.md has the figures), so no exact graph is worth a default.
+# torch stays the default: on the 2-core Sapphire Rapids bench machine no exact graph encoded SciFact
+# faster (onnx fused tied, openvino ~7% slower; bench/README.md), so none is worth an extra default dependency.
 DEFAULT = "torch"
 DEFAULT_ONNX_OPT = "fused"  # the fastest ORT variant measured (BERT fusions, then ORT_ENABLE_ALL)
 OPSET = 17
