@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from evalkit.core.errors import ConfigError, missing_dependency
+from evalkit.core.hashing import file_sha256
 from evalkit.core.paths import cache_dir
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ def ensure_graph(target: Path, build: Callable[[Path], str], settings: dict[str,
     try:
         t0 = time.perf_counter()
         graph = build(tmp)
-        manifest = {**settings, "graph": graph, "graph_sha256": _file_sha256(tmp / graph),
+        manifest = {**settings, "graph": graph, "graph_sha256": file_sha256(tmp / graph),
                     "export_s": round(time.perf_counter() - t0, 2)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
         tmp.chmod(0o755)  # mkdtemp makes it private; the cache may be shared
@@ -171,14 +172,6 @@ def _sweep(parent: Path, max_age_s: float = 86400) -> None:
                 shutil.rmtree(old, ignore_errors=True)
         except OSError:
             pass
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def manifest(folder: Path) -> dict[str, Any]:

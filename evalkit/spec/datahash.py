@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from evalkit.core.hashing import file_sha256
 from evalkit.spec.taskspec import TaskSpec
 
 
@@ -28,11 +29,7 @@ def data_files(spec: TaskSpec, root: Path | None) -> list[Path]:
 
 @lru_cache(maxsize=256)
 def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_sha256(path)  # size and mtime only key the cache: a rewritten file is hashed again
 
 
 def files_sha256(root: Path, files: list[Path]) -> str:
