@@ -106,8 +106,8 @@ def test_a_rebuild_renders_only_new_runs_and_changed_templates(tmp_path, data_di
     site_build.build_site(runs["store"], tmp_path / "site")
     rendered: list[str] = []
     real = site_build._write_run
-    monkeypatch.setattr(site_build, "_write_run", lambda st, env, folder, run, common: (
-        rendered.append(run.run_id), real(st, env, folder, run, common)))
+    monkeypatch.setattr(site_build, "_write_run", lambda st, env, folder, run, tasks, common: (
+        rendered.append(run.run_id), real(st, env, folder, run, tasks, common)))
     site_build.build_site(runs["store"], tmp_path / "site")
     assert rendered == []  # nothing changed: every run's pages are current
     (tmp_path / "site" / "runs" / slug(runs["gold"]) / "index.html").unlink()

@@ -201,17 +201,16 @@ def metric_rows(run: RunInfo, sample_tasks: set[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def flip_sets(store: Store, runs: list[RunInfo]) -> dict[str, list[dict[str, Any]]]:
+def flip_sets(store: Store, runs: list[RunInfo], run_tasks: dict[str, list[str]]) -> dict[str, list[dict[str, Any]]]:
     """task -> per-doc scores of its newest complete runs (newest first), for the samples pages' flip filter.
 
     One query per task (not per run and task), and the data live in one file per task
     that every run's page reads, so adding a run rewrites those files, not old pages."""
     members: dict[str, list[RunInfo]] = {}
-    for run in runs:  # newest first
-        if run.status == "complete":
-            for task in store.sample_tasks(run.run_id):
-                if len(members.setdefault(task, [])) <= MAX_FLIP_RUNS:  # a page offers the others
-                    members[task].append(run)
+    for run in runs:  # complete runs, newest first
+        for task in run_tasks[run.run_id]:
+            if len(members.setdefault(task, [])) <= MAX_FLIP_RUNS:  # a page offers the others
+                members[task].append(run)
     out: dict[str, list[dict[str, Any]]] = {}
     for task, group in members.items():
         scores: dict[str, dict[str, float | None]] = {r.run_id: {} for r in group}
@@ -221,13 +220,18 @@ def flip_sets(store: Store, runs: list[RunInfo]) -> dict[str, list[dict[str, Any
     return out
 
 
-def _page_key(run: RunInfo) -> str:
-    """What a complete run's pages depend on: the run (immutable once complete), the templates
-    and evalkit's version. An unchanged key means the pages on disk are current."""
-    h = hashlib.sha256(json.dumps([run.run_id, run.finished, run.status, __version__], default=str).encode())
+def templates_digest() -> str:
+    """sha256 over the templates' names and text, and evalkit's version: what every run page is made with."""
+    h = hashlib.sha256(__version__.encode())
     for f in sorted((HERE / "templates").glob("*.j2")):
         h.update(f.name.encode() + f.read_bytes())
     return h.hexdigest()
+
+
+def _page_key(run: RunInfo, templates: str) -> str:
+    """What a complete run's pages depend on: the run (immutable once complete) and ``templates_digest()``.
+    An unchanged key means the pages on disk are current."""
+    return hashlib.sha256(json.dumps([run.run_id, run.finished, run.status, templates], default=str).encode()).hexdigest()
 
 
 def build_site(store_path: str | Path, out: str | Path, leaderboards_folder: Path | None = None) -> Path:
@@ -261,11 +265,13 @@ def build_site(store_path: str | Path, out: str | Path, leaderboards_folder: Pat
 
         _write(out / "robustness.html", env.get_template("robustness.html.j2").render(
             root="", **page_data(runs), **common))
+        complete = [r for r in runs if r.status == "complete"]
+        run_tasks = {r.run_id: store.sample_tasks(r.run_id) for r in complete}
         flips = out / "flips"
         flips.mkdir(exist_ok=True)
-        for task, data in flip_sets(store, runs).items():
+        for task, data in flip_sets(store, complete, run_tasks).items():
             _write(flips / f"{slug(task)}.js", f"window.evalkitFlips = {json_script(data)};\n")
-        _write_runs(store, env, out / "runs", [r for r in runs if r.status == "complete"], common)
+        _write_runs(store, env, out / "runs", complete, run_tasks, common)
         return out / "index.html"
     except OSError as exc:  # read-only filesystem, full disk, no permission
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
@@ -284,7 +290,8 @@ def _leaderboard_specs(folder: Path | None) -> dict[str, Any]:
     return load_leaderboards(folder) if folder.is_dir() else {}
 
 
-def _write_runs(store: Store, env: Environment, folder: Path, runs: list[RunInfo], common: dict[str, Any]) -> None:
+def _write_runs(store: Store, env: Environment, folder: Path, runs: list[RunInfo], run_tasks: dict[str, list[str]],
+                common: dict[str, Any]) -> None:
     """Each run's pages, skipping runs whose pages a previous build wrote from the same
     run and templates: a site over hundreds of runs is rebuilt in the time of its new runs."""
     manifest_file = folder / "built.json"
@@ -294,20 +301,21 @@ def _write_runs(store: Store, env: Environment, folder: Path, runs: list[RunInfo
         built = {}
     built = built if isinstance(built, dict) else {}
     folder.mkdir(parents=True, exist_ok=True)
+    templates = templates_digest()
     with progress.bar("site: run pages", len(runs)) as (advance, _):
         for run in runs:
-            key = _page_key(run)
+            key = _page_key(run, templates)
             if built.get(run.slug) != key or not (folder / run.slug / "index.html").is_file():
                 built.pop(run.slug, None)
-                _write_run(store, env, folder / run.slug, run, common)
+                _write_run(store, env, folder / run.slug, run, run_tasks[run.run_id], common)
                 built[run.slug] = key
                 _write(manifest_file, json.dumps(built, indent=0))  # a killed build keeps what it finished
             advance(1)
 
 
-def _write_run(store: Store, env: Environment, folder: Path, run: RunInfo, common: dict[str, Any]) -> None:
+def _write_run(store: Store, env: Environment, folder: Path, run: RunInfo, tasks: list[str],
+               common: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    tasks = store.sample_tasks(run.run_id)
     _write(folder / "index.html", env.get_template("run.html.j2").render(
         root="../../", run=run, metrics=metric_rows(run, set(tasks)), tasks=tasks, slug=slug, **common))
     page = env.get_template("samples.html.j2")
